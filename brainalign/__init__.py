@@ -19,8 +19,7 @@ _SUBPACKAGES = (
     "datasets",
     "encoders",
     "evaluation",
-    "io",
-    "testing",
+    "study",
 )
 
 __all__ = ["__version__", *_SUBPACKAGES, "set_log_level"]

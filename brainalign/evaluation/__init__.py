@@ -1,5 +1,35 @@
 """Evaluation: per-target scores, CV splitters, noise ceilings, variance partitioning, nulls."""
 
+from brainalign.evaluation._crossval import CVResult, cross_validate_encoder
 from brainalign.evaluation._metrics import correlation_score, r2_score, score_targets
+from brainalign.evaluation._noise_ceiling import (
+    compute_ncsnr,
+    explainable_variance,
+    noise_ceiling,
+)
+from brainalign.evaluation._partition import r2_score_split
+from brainalign.evaluation._permutation import (
+    PermutationResult,
+    block_permutation_test,
+    fdr_correction,
+    make_block_permutation,
+)
+from brainalign.evaluation._splitters import BlockedKFold, LeaveOneRunOut
 
-__all__ = ["correlation_score", "r2_score", "score_targets"]
+__all__ = [
+    "BlockedKFold",
+    "CVResult",
+    "LeaveOneRunOut",
+    "PermutationResult",
+    "block_permutation_test",
+    "compute_ncsnr",
+    "correlation_score",
+    "cross_validate_encoder",
+    "explainable_variance",
+    "fdr_correction",
+    "make_block_permutation",
+    "noise_ceiling",
+    "r2_score",
+    "r2_score_split",
+    "score_targets",
+]

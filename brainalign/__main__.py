@@ -1,0 +1,5 @@
+import sys
+
+from brainalign.cli import main
+
+sys.exit(main())
