@@ -17,8 +17,10 @@ _MAX_CHUNK_ELEMENTS = 2**22
 def _check_values_times(values: Any, times: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validate event-locked ``values`` (n_items, n_dims) and their ``times`` (n_items,)."""
     values = check_array(
-        values, "values", ndim=2, shape_doc="(n_items, n_dims); use values.reshape(-1, 1) "
-        "for a single feature"
+        values,
+        "values",
+        ndim=2,
+        shape_doc="(n_items, n_dims); use values.reshape(-1, 1) for a single feature",
     )
     times = check_array(times, "times", ndim=1, dtype=np.float64, shape_doc="(n_items,)")
     check_n_samples(

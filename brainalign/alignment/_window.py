@@ -73,7 +73,5 @@ def window_mean_resample(
     offsets = np.arange(rows.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
     cols = np.repeat(lo, counts) + offsets
     weights = 1.0 / np.repeat(counts, counts).astype(np.float64)
-    avg = sparse.csr_array(
-        (weights, (rows, cols)), shape=(new_times.shape[0], times.shape[0])
-    )
+    avg = sparse.csr_array((weights, (rows, cols)), shape=(new_times.shape[0], times.shape[0]))
     return np.asarray(avg @ values, dtype=np.result_type(values, 1.0))
