@@ -9,7 +9,9 @@ HEAVY = ("torch", "transformers", "diffusers", "mne", "nilearn", "matplotlib", "
 def _imported_after(code: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     return {m.split(".")[0] for m in out}
 

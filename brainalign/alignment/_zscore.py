@@ -30,7 +30,8 @@ def zscore_runs(X: Any, groups: Any = None) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n_samples, n_features)
-        A new float array; ``X`` is not modified.
+        A new array of ``X``'s floating dtype (float64 for integer input); ``X`` is not
+        modified.
     """
     X = check_array(X, "X", ndim=2, shape_doc="(n_samples, n_features)")
     n = X.shape[0]
@@ -40,9 +41,10 @@ def zscore_runs(X: Any, groups: Any = None) -> np.ndarray:
         groups = check_groups(groups, n)
         change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
         bounds = np.concatenate([[0], change, [n]])
-    out = np.empty(X.shape, dtype=np.result_type(X, np.float64))
+    # Statistics in float64; the output keeps a floating input dtype (float32 stays float32).
+    out = np.empty(X.shape, dtype=X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64)
     for a, b in itertools.pairwise(bounds):
-        block = X[a:b]
+        block = X[a:b].astype(np.float64, copy=False)
         mean = block.mean(axis=0)
         centred = block - mean
         std = np.sqrt(np.mean(centred**2, axis=0))

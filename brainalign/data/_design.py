@@ -99,9 +99,17 @@ class Design:
         names = [names] if isinstance(names, str) else list(names)
         unknown = [n for n in names if n not in self.bands]
         if unknown:
-            raise KeyError(f"unknown band name(s) {unknown}; the design has bands {self.band_names}")
-        return Design({n: self.bands[n] for n in names}, self.Y, self.groups, self.times,
-                      self.space, dict(self.metadata))
+            raise KeyError(
+                f"unknown band name(s) {unknown}; the design has bands {self.band_names}"
+            )
+        return Design(
+            {n: self.bands[n] for n in names},
+            self.Y,
+            self.groups,
+            self.times,
+            self.space,
+            dict(self.metadata),
+        )
 
     def __repr__(self) -> str:
         return (

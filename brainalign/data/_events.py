@@ -14,9 +14,7 @@ EVENT_COLUMNS = ("onset", "duration", "type")
 OPTIONAL_EVENT_COLUMNS = ("text", "stim_id", "stim_file", "value")
 
 
-def make_events(
-    onset: Any, duration: Any = 0.0, type: Any = "Event", **columns: Any
-) -> Any:
+def make_events(onset: Any, duration: Any = 0.0, type: Any = "Event", **columns: Any) -> Any:
     """Build and validate an events table from columns.
 
     Parameters

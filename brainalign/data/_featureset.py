@@ -44,8 +44,9 @@ class FeatureSet:
     config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.times = check_array(self.times, "times", ndim=1, dtype=np.float64,
-                                 shape_doc="(n_items,)", allow_empty=False)
+        self.times = check_array(
+            self.times, "times", ndim=1, dtype=np.float64, shape_doc="(n_items,)", allow_empty=False
+        )
         d = np.diff(self.times)
         if np.any(d < 0):
             i = int(np.flatnonzero(d < 0)[0]) + 1
@@ -69,7 +70,9 @@ class FeatureSet:
         if self.durations is not None:
             self.durations = check_array(self.durations, "durations", ndim=1, dtype=np.float64)
             if self.durations.shape[0] != n:
-                raise ValueError(f"`durations` must have {n} entries; got {self.durations.shape[0]}")
+                raise ValueError(
+                    f"`durations` must have {n} entries; got {self.durations.shape[0]}"
+                )
 
     @property
     def n_items(self) -> int:
@@ -92,8 +95,9 @@ class FeatureSet:
             raise KeyError(
                 f"`layers` must be among the extracted layers {self.layer_names}; got {unknown}"
             )
-        return FeatureSet(self.times, {n: self.layers[n] for n in names}, self.durations,
-                          dict(self.config))
+        return FeatureSet(
+            self.times, {n: self.layers[n] for n in names}, self.durations, dict(self.config)
+        )
 
     def __getitem__(self, layer: str) -> np.ndarray:
         return self.select(layer).layers[layer]

@@ -163,7 +163,11 @@ class Recording:
         if len(ann):
             onset = np.asarray(ann.onset) - raw.first_time
             events = pd.DataFrame(
-                {"onset": onset, "duration": np.asarray(ann.duration), "type": list(ann.description)}
+                {
+                    "onset": onset,
+                    "duration": np.asarray(ann.duration),
+                    "type": list(ann.description),
+                }
             )
             events = events.sort_values("onset", kind="stable")
         space = Space.sensors(info)
@@ -197,7 +201,7 @@ class Recording:
             raise ValueError(
                 f"`space.info['sfreq']` ({info['sfreq']}) differs from `sfreq` ({self.sfreq})"
             )
-        first_samp = int(round(self.times[0] * self.sfreq))
+        first_samp = round(self.times[0] * self.sfreq)
         raw = mne.io.RawArray(self.data.T, info, first_samp=first_samp, verbose="error")
         if self.events is not None and len(self.events):
             ann = mne.Annotations(
@@ -239,7 +243,9 @@ class Recording:
             raise ValueError(f"`img` must be a 4-D image (x, y, z, time); got shape {img.shape}")
         if tr is None:
             zooms = img.header.get_zooms()
-            unit = img.header.get_xyzt_units()[1] if hasattr(img.header, "get_xyzt_units") else "sec"
+            unit = (
+                img.header.get_xyzt_units()[1] if hasattr(img.header, "get_xyzt_units") else "sec"
+            )
             tr = float(zooms[3]) if len(zooms) > 3 else 0.0
             if unit == "msec":
                 tr /= 1000.0
@@ -249,9 +255,11 @@ class Recording:
                     f"(pixdim[4]={tr}). Pass tr=... in seconds (e.g. from the JSON sidecar)."
                 )
         if (mask_img is None) == (masker is None):
-            raise ValueError("Pass exactly one of `mask_img` or `masker`; got "
-                             f"mask_img={'set' if mask_img is not None else None}, "
-                             f"masker={'set' if masker is not None else None}")
+            raise ValueError(
+                "Pass exactly one of `mask_img` or `masker`; got "
+                f"mask_img={'set' if mask_img is not None else None}, "
+                f"masker={'set' if masker is not None else None}"
+            )
         if masker is None:
             from nilearn.maskers import NiftiMasker
 

@@ -85,9 +85,11 @@ class Space:
         """Voxels of a 3-D mask image (nibabel image or path); targets in C order."""
         import nibabel as nib
 
-        img = nib.load(mask_img) if isinstance(mask_img, (str, bytes)) or hasattr(
-            mask_img, "__fspath__"
-        ) else mask_img
+        img = (
+            nib.load(mask_img)
+            if isinstance(mask_img, (str, bytes)) or hasattr(mask_img, "__fspath__")
+            else mask_img
+        )
         data = np.asanyarray(img.dataobj)
         if data.ndim != 3:
             raise ValueError(f"`mask_img` must be a 3-D image; got shape {data.shape}")
@@ -97,9 +99,7 @@ class Space:
         return cls("volume", int(mask.sum()), name=name, mask=mask, affine=np.asarray(img.affine))
 
     @classmethod
-    def surface(
-        cls, mesh: str = "fsaverage5", n_vertices: dict[str, int] | None = None
-    ) -> Space:
+    def surface(cls, mesh: str = "fsaverage5", n_vertices: dict[str, int] | None = None) -> Space:
         """Vertices of both hemispheres of a mesh, left then right.
 
         Parameters

@@ -48,7 +48,9 @@ class TrialSet:
         )
         check_choice(self.modality, "modality", MODALITIES)
         if not isinstance(self.trials, pd.DataFrame):
-            raise TypeError(f"`trials` must be a pandas DataFrame; got {type(self.trials).__name__}")
+            raise TypeError(
+                f"`trials` must be a pandas DataFrame; got {type(self.trials).__name__}"
+            )
         if len(self.trials) != self.data.shape[0]:
             raise ValueError(
                 f"`trials` must have one row per trial ({self.data.shape[0]} = data.shape[0]); "
@@ -95,11 +97,14 @@ class TrialSet:
         order = np.argsort(first)
         sums = np.zeros((len(uniq), *self.data.shape[1:]))
         np.add.at(sums, inverse, self.data)
-        counts = np.bincount(inverse, minlength=len(uniq)).reshape(-1, *([1] * (self.data.ndim - 1)))
+        counts = np.bincount(inverse, minlength=len(uniq)).reshape(
+            -1, *([1] * (self.data.ndim - 1))
+        )
         avg = (sums / counts)[order]
         trials = pd.DataFrame({by: uniq[order], "n_repeats": counts.ravel()[order]})
-        return TrialSet(avg, trials, self.times, self.modality, self.space, self.subject,
-                        dict(self.metadata))
+        return TrialSet(
+            avg, trials, self.times, self.modality, self.space, self.subject, dict(self.metadata)
+        )
 
     def to_repeats(self, by: str = "stim_id", n_repeats: int | None = None) -> np.ndarray:
         """Stack repeats as ``(n_repeats, n_stimuli, n_targets[, n_times])``.

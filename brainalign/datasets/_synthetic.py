@@ -83,9 +83,17 @@ class SyntheticEncodingData:
         response-model features (an exactly specified model), else the raw stimulus features.
         """
         bands = self.truth.response_bands if response_features else self.bands
-        return Design(dict(bands), self.Y, self.groups, self.times,
-                      metadata={"source": "make_encoding_data", "response": self.truth.response,
-                                "response_features": response_features})
+        return Design(
+            dict(bands),
+            self.Y,
+            self.groups,
+            self.times,
+            metadata={
+                "source": "make_encoding_data",
+                "response": self.truth.response,
+                "response_features": response_features,
+            },
+        )
 
     def to_recordings(self) -> tuple[list[Recording], list[dict[str, np.ndarray]]]:
         """One :class:`~brainalign.data.Recording` per run and the matching on-grid features,
@@ -93,8 +101,16 @@ class SyntheticEncodingData:
         recs, feats = [], []
         for run in np.unique(self.groups):
             m = self.groups == run
-            recs.append(Recording(self.Y[m], self.sfreq, "fmri", times=self.times[m],
-                                  space=Space.generic(self.Y.shape[1]), run=str(run)))
+            recs.append(
+                Recording(
+                    self.Y[m],
+                    self.sfreq,
+                    "fmri",
+                    times=self.times[m],
+                    space=Space.generic(self.Y.shape[1]),
+                    run=str(run),
+                )
+            )
             feats.append({k: v[m] for k, v in self.bands.items()})
         return recs, feats
 
@@ -192,8 +208,10 @@ def make_encoding_data(
             "`n_runs` >= 1, `n_samples_per_run` >= 2 and `n_targets` >= 1 are required; got "
             f"{n_runs}, {n_samples_per_run}, {n_targets}"
         )
-    for name, val in (("feature_autocorrelation", feature_autocorrelation),
-                      ("noise_autocorrelation", noise_autocorrelation)):
+    for name, val in (
+        ("feature_autocorrelation", feature_autocorrelation),
+        ("noise_autocorrelation", noise_autocorrelation),
+    ):
         if not 0 <= val < 1:
             raise ValueError(f"`{name}` must be in [0, 1); got {val}")
     names = list(band_sizes)
@@ -260,12 +278,21 @@ def make_encoding_data(
     noise *= np.sqrt(sig_var / snrs) / noise.std(0)
     Y = signal + noise
     truth = SyntheticTruth(
-        weights=weights, band_shares=shares, snr=snrs, signal=signal.astype(dtype),
-        noise=noise.astype(dtype), response_bands={k: v.astype(dtype) for k, v in resp_bands.items()},
-        response=response, delays=delay_s if response == "fir" else np.zeros(0),
+        weights=weights,
+        band_shares=shares,
+        snr=snrs,
+        signal=signal.astype(dtype),
+        noise=noise.astype(dtype),
+        response_bands={k: v.astype(dtype) for k, v in resp_bands.items()},
+        response=response,
+        delays=delay_s if response == "fir" else np.zeros(0),
         hrf_model=hrf_model if response == "hrf" else None,
     )
     return SyntheticEncodingData(
-        bands={k: v.astype(dtype) for k, v in bands.items()}, Y=Y.astype(dtype), groups=groups,
-        times=times, sfreq=sfreq, truth=truth,
+        bands={k: v.astype(dtype) for k, v in bands.items()},
+        Y=Y.astype(dtype),
+        groups=groups,
+        times=times,
+        sfreq=sfreq,
+        truth=truth,
     )

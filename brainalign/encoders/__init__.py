@@ -1,2 +1,13 @@
-"""(in progress)"""
-__all__: list[str] = []
+"""Encoders: brain responses from stimulus features (scikit-learn estimators).
+
+- :class:`RidgeEncoder`: one ridge penalty per target, chosen by cross-validation.
+- :class:`BandedRidgeEncoder`: one penalty per feature band and per target.
+- :class:`TRFEncoder`: temporal response functions (lagged ridge) for M/EEG and iEEG.
+"""
+
+from brainalign.encoders._banded_ridge import BandedRidgeEncoder
+from brainalign.encoders._base import DEFAULT_ALPHAS
+from brainalign.encoders._ridge import RidgeEncoder
+from brainalign.encoders._trf import TRFEncoder
+
+__all__ = ["DEFAULT_ALPHAS", "BandedRidgeEncoder", "RidgeEncoder", "TRFEncoder"]

@@ -82,3 +82,12 @@ def test_zscore_errors():
         ValueError, match=r"`groups` must be a 1-D array with one run label per sample \(4\)"
     ):
         zscore_runs(np.ones((4, 2)), groups=[0, 1])
+
+
+def test_zscore_runs_keeps_float32():
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((40, 3)) * 5 + 2).astype(np.float32)
+    Z = zscore_runs(X, np.repeat([0, 1], 20))
+    assert Z.dtype == np.float32
+    np.testing.assert_allclose(Z[:20].mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(Z[20:].std(0), 1, rtol=1e-5)

@@ -49,8 +49,11 @@ def test_mne_roundtrip_keeps_clock_and_events():
     info = mne.create_info(["a", "b", "c"], 100.0, ch_types="eeg")
     data = rng.standard_normal((3, 500))
     raw = mne.io.RawArray(data, info, first_samp=250, verbose="error")
-    raw.set_annotations(mne.Annotations(onset=[1.0, 2.5], duration=[0.1, 0.2],
-                                        description=["w1", "w2"], orig_time=None))
+    raw.set_annotations(
+        mne.Annotations(
+            onset=[1.0, 2.5], duration=[0.1, 0.2], description=["w1", "w2"], orig_time=None
+        )
+    )
     rec = Recording.from_mne(raw)
     assert rec.modality == "eeg" and rec.space.kind == "sensors"
     np.testing.assert_allclose(rec.data, data.T)
@@ -91,8 +94,9 @@ def test_from_nifti_and_back():
     assert rec.data.shape == (20, int(mask.sum()))
     np.testing.assert_allclose(rec.data, bold[mask.astype(bool)].T, rtol=1e-6)
     back = rec.space.to_nifti(rec.data[3])
-    np.testing.assert_allclose(back.get_fdata()[mask.astype(bool)], bold[..., 3][mask > 0],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        back.get_fdata()[mask.astype(bool)], bold[..., 3][mask > 0], rtol=1e-6
+    )
     np.testing.assert_allclose(back.affine, affine)
 
 

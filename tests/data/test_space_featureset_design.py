@@ -10,7 +10,9 @@ def test_space_constructors_and_errors():
     assert s.n_targets == 20484 and s.hemi_slices["right"] == slice(10242, 20484)
     with pytest.raises(ValueError, match=r"`n_vertices` is required for mesh 'mymesh'"):
         Space.surface("mymesh")
-    with pytest.raises(ValueError, match=r"`values` must have shape \(n_targets,\).*n_targets=20484"):
+    with pytest.raises(
+        ValueError, match=r"`values` must have shape \(n_targets,\).*n_targets=20484"
+    ):
         s.to_surface_arrays(np.zeros(10))
     with pytest.raises(ValueError, match="to_nifti needs a volume space"):
         s.to_nifti(np.zeros(20484))
@@ -24,9 +26,11 @@ def test_space_constructors_and_errors():
 
 
 def test_featureset_select_and_cache_key():
-    fs = FeatureSet(np.array([0.0, 0.5, 0.5, 1.0]),
-                    {"l0": np.zeros((4, 3)), "l1": np.ones((4, 2))},
-                    config={"model": "m", "layers": [0, 1], "pooling": "last"})
+    fs = FeatureSet(
+        np.array([0.0, 0.5, 0.5, 1.0]),
+        {"l0": np.zeros((4, 3)), "l1": np.ones((4, 2))},
+        config={"model": "m", "layers": [0, 1], "pooling": "last"},
+    )
     sub = fs.select("l1")
     assert sub.layer_names == ["l1"] and sub["l1"].shape == (4, 2)
     fs2 = FeatureSet(fs.times, fs.layers, config={"model": "m", "layers": [3], "pooling": "last"})
@@ -42,8 +46,11 @@ def test_featureset_select_and_cache_key():
 
 def test_design_bands_and_errors():
     rng = np.random.default_rng(0)
-    d = Design({"a": rng.standard_normal((6, 2)), "b": rng.standard_normal((6, 3))},
-               rng.standard_normal((6, 4)), groups=[0, 0, 0, 1, 1, 1])
+    d = Design(
+        {"a": rng.standard_normal((6, 2)), "b": rng.standard_normal((6, 3))},
+        rng.standard_normal((6, 4)),
+        groups=[0, 0, 0, 1, 1, 1],
+    )
     assert d.X.shape == (6, 5) and d.band_slices["b"] == slice(2, 5) and d.runs == [0, 1]
     np.testing.assert_array_equal(d.X[:, d.band_slices["b"]], d.bands["b"])
     assert d.select_bands(["b"]).band_names == ["b"]

@@ -5,8 +5,14 @@ from brainalign.datasets import make_encoding_data
 
 
 def test_truth_is_consistent_with_data():
-    sim = make_encoding_data(n_runs=3, n_samples_per_run=120, band_sizes={"a": 6, "b": 3},
-                             n_targets=20, snr=2.0, random_state=0)
+    sim = make_encoding_data(
+        n_runs=3,
+        n_samples_per_run=120,
+        band_sizes={"a": 6, "b": 3},
+        n_targets=20,
+        snr=2.0,
+        random_state=0,
+    )
     t = sim.truth
     assert sim.Y.shape == (360, 20) and sim.groups.tolist() == [0] * 120 + [1] * 120 + [2] * 120
     np.testing.assert_allclose(sim.Y, t.signal + t.noise, atol=1e-10)
@@ -21,8 +27,9 @@ def test_truth_is_consistent_with_data():
 
 
 def test_hrf_response_is_convolution_within_runs():
-    sim = make_encoding_data(n_runs=2, n_samples_per_run=50, band_sizes={"a": 1}, n_targets=1,
-                             random_state=1)
+    sim = make_encoding_data(
+        n_runs=2, n_samples_per_run=50, band_sizes={"a": 1}, n_targets=1, random_state=1
+    )
     from nilearn.glm.first_level import glover_hrf
 
     k = glover_hrf(2.0, oversampling=1, time_length=32.0)
@@ -31,8 +38,16 @@ def test_hrf_response_is_convolution_within_runs():
 
 
 def test_fir_response_and_snr_range():
-    sim = make_encoding_data(n_runs=2, n_samples_per_run=40, band_sizes={"a": 2}, n_targets=50,
-                             response="fir", delays=[0, 2, 4], snr=(0.5, 4.0), random_state=2)
+    sim = make_encoding_data(
+        n_runs=2,
+        n_samples_per_run=40,
+        band_sizes={"a": 2},
+        n_targets=50,
+        response="fir",
+        delays=[0, 2, 4],
+        snr=(0.5, 4.0),
+        random_state=2,
+    )
     assert sim.truth.response_bands["a"].shape == (80, 6)
     assert sim.truth.weights["a"].shape == (3, 2, 50)
     assert 0.5 <= sim.truth.snr.min() and sim.truth.snr.max() <= 4.0

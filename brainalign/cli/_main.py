@@ -1,0 +1,125 @@
+"""The ``brainalign`` command: a thin layer over the public Python API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+
+def _print_summary(result: object, out_dir: Path, title: str) -> None:
+    s = result.summary  # type: ignore[attr-defined]
+    score = s["scoring"]
+    lines = [
+        f"== {title} ==",
+        f"data: {s['n_samples']} samples in {s['n_runs']} runs, {s['n_targets']} targets, "
+        f"bands {s['bands']}",
+        f"held-out {score} (outer leave-one-run-out, {s['n_outer_folds']} folds): "
+        f"mean {s['mean_score']:.4f}, median {s['median_score']:.4f}, "
+        f"90th percentile {s['top_decile_score']:.4f}",
+    ]
+    if s.get("band_mean_split_score"):
+        parts = ", ".join(f"{b} {v:.4f}" for b, v in s["band_mean_split_score"].items())
+        lines.append(f"variance partitioning (mean held-out R² per band): {parts}")
+    if s.get("null"):
+        n = s["null"]
+        lines.append(
+            f"block-permutation null ({n['n_permutations']} permutations): mean null {score} "
+            f"{n['null_mean_score']:.4f}; {n['n_significant_fdr']}/{s['n_targets']} targets "
+            f"significant after FDR"
+        )
+    if s.get("recovery"):
+        r = s["recovery"]
+        lines.append(
+            f"oracle (noise-free signal) mean {score}: {r['oracle_mean_score']:.4f} "
+            f"(gap {r['score_gap_to_oracle']:.4f})"
+        )
+        if r.get("band_share_correlation") is not None:
+            lines.append(
+                f"planted vs estimated band shares: r = {r['band_share_correlation']:.3f} "
+                f"over {r['n_targets_for_share_recovery']} targets"
+            )
+    t = s["timings"]
+    lines.append("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in t.items()))
+    lines.append(f"results: {out_dir / 'results.h5'}, {out_dir / 'summary.json'}")
+    print("\n".join(lines))
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from brainalign.study import load_config, run_study
+
+    config = load_config(args.config)
+    out = Path(args.out) if args.out else Path(config.output)
+    result = run_study(config, out_dir=out, verbose=not args.quiet)
+    _print_summary(result, out, f"brainalign fit: {config.name}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from brainalign.study import StudyConfig, run_study
+
+    quick = bool(args.quick)
+    config = StudyConfig.model_validate(
+        {
+            "name": "demo (synthetic banded encoding study)",
+            "data": {
+                "kind": "synthetic",
+                "n_runs": 4 if quick else 5,
+                "n_samples_per_run": 200 if quick else 300,
+                "n_targets": 300 if quick else 1000,
+                "band_sizes": {"semantic": 60, "lowlevel": 10},
+                "random_state": 0,
+            },
+            "alignment": {"delays": [2.0, 4.0, 6.0, 8.0]},
+            "model": {"kind": "banded_ridge", "n_iter": 10 if quick else 20},
+            "evaluation": {"n_permutations": 100 if quick else 500},
+        }
+    )
+    out = Path(args.out)
+    result = run_study(config, out_dir=out, verbose=not args.quiet)
+    _print_summary(result, out, config.name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from brainalign import __version__
+
+    parser = argparse.ArgumentParser(prog="brainalign", description="Brain encoding and decoding.")
+    parser.add_argument("--version", action="version", version=f"brainalign {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p_fit = sub.add_parser("fit", help="fit and evaluate an encoding model from a YAML config")
+    p_fit.add_argument("config", help="path to the YAML study configuration")
+    p_fit.add_argument("--out", help="output folder (default: the config's `output`)")
+    p_fit.add_argument("--quiet", action="store_true", help="no progress bars")
+    p_fit.set_defaults(func=_cmd_fit)
+
+    p_demo = sub.add_parser("demo", help="run the demo study and print held-out scores")
+    p_demo.add_argument("--out", default="demo_output", help="output folder")
+    p_demo.add_argument("--quick", action="store_true", help="a smaller, faster version")
+    p_demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    p_demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``brainalign`` command."""
+    from brainalign.exceptions import ConfigError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"brainalign: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
