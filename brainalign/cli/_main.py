@@ -17,7 +17,8 @@ def _print_summary(result: object, out_dir: Path, title: str) -> None:
         f"== {title} ==",
         f"data: {s['n_samples']} samples in {s['n_runs']} runs, {s['n_targets']} targets, "
         f"bands {s['bands']}",
-        f"held-out {score} (outer leave-one-run-out, {s['n_outer_folds']} folds): "
+        f"held-out {score} (outer {s.get('outer_cv', 'LeaveOneRunOut()')}, "
+        f"{s['n_outer_folds']} folds): "
         f"mean {s['mean_score']:.4f}, median {s['median_score']:.4f}, "
         f"90th percentile {s['top_decile_score']:.4f}",
     ]
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"brainalign: error: {exc}", file=sys.stderr)
         return 2
 

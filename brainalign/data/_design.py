@@ -57,6 +57,15 @@ class Design:
             clean[str(name)] = a
         self.bands = clean
         self.groups = check_groups(self.groups, n)
+        if self.times is not None:
+            # Times restart in every run, so they are only increasing within a run.
+            self.times = check_array(self.times, "times", ndim=1, dtype=np.float64)
+            if self.times.shape[0] != n:
+                raise ValueError(
+                    f"`times` must have one entry per sample of `Y` ({n}); got "
+                    f"times.shape={self.times.shape}, Y.shape={self.Y.shape}. Trim the sample "
+                    f"times like the responses."
+                )
 
     @property
     def X(self) -> np.ndarray:

@@ -111,15 +111,20 @@ def validate_events(
             f"onset[{i - 1}]={onset[i - 1]:g}. Sort the table with "
             f"events.sort_values('onset', kind='stable')."
         )
+    # ``start`` or ``stop`` may be given alone: an open end reads as -inf / inf.
+    span = (
+        f"[{'-inf' if start is None else format(start, 'g')}, "
+        f"{'inf' if stop is None else format(stop, 'g')})"
+    )
     if start is not None and len(onset) and onset[0] < start:
         raise ValueError(
-            f"`{name}['onset']` must lie within the run [{start:g}, {stop:g}) s; got onset "
+            f"`{name}['onset']` must lie within the run {span} s; got onset "
             f"{onset[0]:g} s (row 0). Are the onsets on the recording's clock?"
         )
     if stop is not None and len(onset) and onset[-1] >= stop:
         i = int(np.flatnonzero(onset >= stop)[0])
         raise ValueError(
-            f"`{name}['onset']` must lie within the run [{start:g}, {stop:g}) s; got onset "
+            f"`{name}['onset']` must lie within the run {span} s; got onset "
             f"{onset[i]:g} s (row {i}). Are the onsets on the recording's clock, and is this "
             f"the right run?"
         )

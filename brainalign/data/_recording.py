@@ -188,7 +188,14 @@ class Recording:
         )
 
     def to_mne(self) -> Any:
-        """An ``mne.io.RawArray`` with the events as annotations (clock preserved)."""
+        """An ``mne.io.RawArray`` with the events as annotations.
+
+        The clock is kept relative to the first sample: ``raw.times`` starts at 0 at
+        ``times[0]`` (``first_samp = round(times[0] * sfreq)``), and each annotation onset is
+        ``onset - times[0]``. MNE cannot hold annotations before the first sample, so events
+        earlier than ``times[0]`` (possible with ``sample_point="middle"``) raise an error
+        rather than being dropped.
+        """
         import mne
 
         info = self.space.info if self.space is not None else None
@@ -204,6 +211,14 @@ class Recording:
         first_samp = round(self.times[0] * self.sfreq)
         raw = mne.io.RawArray(self.data.T, info, first_samp=first_samp, verbose="error")
         if self.events is not None and len(self.events):
+            early = self.events["onset"].to_numpy() < self.times[0]
+            if early.any():
+                raise ValueError(
+                    f"`events` before the first sample ({self.times[0]:g} s) cannot become MNE "
+                    f"annotations; got {int(early.sum())} such event(s), the first at "
+                    f"{self.events['onset'].to_numpy()[early][0]:g} s. Crop them or shift the "
+                    f"clock first."
+                )
             ann = mne.Annotations(
                 onset=self.events["onset"].to_numpy() - self.times[0],
                 duration=self.events["duration"].to_numpy(),

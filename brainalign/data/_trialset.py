@@ -95,12 +95,13 @@ class TrialSet:
         ids = self._stim_column(by)
         uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
         order = np.argsort(first)
+        # Sums in float64; the average keeps the data's floating dtype (float32 stays float32).
         sums = np.zeros((len(uniq), *self.data.shape[1:]))
-        np.add.at(sums, inverse, self.data)
-        counts = np.bincount(inverse, minlength=len(uniq)).reshape(
+        np.add.at(sums, inverse.ravel(), self.data)
+        counts = np.bincount(inverse.ravel(), minlength=len(uniq)).reshape(
             -1, *([1] * (self.data.ndim - 1))
         )
-        avg = (sums / counts)[order]
+        avg = (sums / counts)[order].astype(self.data.dtype, copy=False)
         trials = pd.DataFrame({by: uniq[order], "n_repeats": counts.ravel()[order]})
         return TrialSet(
             avg, trials, self.times, self.modality, self.space, self.subject, dict(self.metadata)
@@ -110,18 +111,26 @@ class TrialSet:
         """Stack repeats as ``(n_repeats, n_stimuli, n_targets[, n_times])``.
 
         Stimuli with fewer than ``n_repeats`` presentations are dropped; ``n_repeats``
-        defaults to the largest count that every kept stimulus reaches (at least 2).
+        defaults to the smallest count (at least 2) among the stimuli shown more than once,
+        so that every repeated stimulus is kept. The output has the dtype of ``data``.
         """
         ids = self._stim_column(by)
         uniq, first, counts = np.unique(ids, return_index=True, return_counts=True)
         if n_repeats is None:
-            n_repeats = int(counts[counts >= 2].min()) if np.any(counts >= 2) else 1
-        if n_repeats < 2:
+            if not np.any(counts >= 2):
+                raise ValueError(
+                    f"`to_repeats` needs stimuli shown at least twice; got at most "
+                    f"{int(counts.max())} presentation(s) per `{by}` value"
+                )
+            n_repeats = int(counts[counts >= 2].min())
+        elif int(n_repeats) != n_repeats or n_repeats < 2 or n_repeats > counts.max():
             raise ValueError(
-                f"`to_repeats` needs stimuli shown at least twice; got max count {counts.max()}"
+                f"`n_repeats` must be an integer between 2 and the largest number of "
+                f"presentations of a stimulus ({int(counts.max())}); got {n_repeats!r}"
             )
+        n_repeats = int(n_repeats)
         keep = uniq[counts >= n_repeats][np.argsort(first[counts >= n_repeats])]
-        out = np.empty((n_repeats, len(keep), *self.data.shape[1:]))
+        out = np.empty((n_repeats, len(keep), *self.data.shape[1:]), dtype=self.data.dtype)
         for j, sid in enumerate(keep):
             idx = np.flatnonzero(ids == sid)[:n_repeats]
             out[:, j] = self.data[idx]

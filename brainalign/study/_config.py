@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from brainalign.exceptions import ConfigError
 
@@ -63,6 +70,15 @@ class AlignmentConfig(_Strict):
     trim: tuple[float, float] = (0.0, 0.0)
     zscore: bool = True
 
+    @model_validator(mode="after")
+    def _delays_or_hrf(self) -> AlignmentConfig:
+        if self.hrf_model is not None and self.delays is not None:
+            raise ValueError(
+                "delays and hrf_model are exclusive (FIR delays or a canonical HRF); set "
+                "`delays: null` to use hrf_model"
+            )
+        return self
+
 
 class LogSpace(_Strict):
     """``numpy.logspace(start, stop, num)``."""
@@ -116,6 +132,7 @@ class StudyConfig(_Strict):
     alignment: AlignmentConfig = Field(default_factory=AlignmentConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    #: Output folder; a relative path is relative to the working directory.
     output: Path = Path("results")
 
 

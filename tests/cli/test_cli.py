@@ -67,6 +67,30 @@ def test_fit_from_npz_writes_results(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["results.h5", "summary.json"]
 
 
+def test_fit_without_zscore_and_blocked_cv(tmp_path, capsys):
+    # Responses with a large offset and no z-scoring: the held-out variance partitioning must
+    # centre Y on each fold (an uncentred sum of squares would shrink every share towards 0),
+    # and the printed outer CV must be the one configured, not leave-one-run-out.
+    sim = _write_npz(tmp_path / "d.npz")
+    with np.load(tmp_path / "d.npz") as z:
+        arrays = dict(z)
+    arrays["Y"] = arrays["Y"] + 5.0
+    np.savez(tmp_path / "d.npz", **arrays)
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(
+        "data: {kind: arrays, path: d.npz}\nalignment: {delays: [0], zscore: false}\n"
+        "model: {kind: banded_ridge, n_iter: 4, alphas: {start: -2, stop: 4, num: 7}}\n"
+        f"evaluation: {{cv: 3}}\noutput: {tmp_path / 'out'}\n"
+    )
+    assert main(["fit", str(cfg), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "outer BlockedKFold(n_splits=3, gap=0), 3 folds" in printed
+    res = load_results(tmp_path / "out")
+    # the joint held-out R² of this strong planted signal is large; shares sum to it
+    assert res.split_scores.shape == (2, sim.Y.shape[1])
+    assert res.split_scores.sum(0).mean() > 0.3
+
+
 def test_fit_errors(tmp_path, capsys):
     cfg = tmp_path / "study.yaml"
     cfg.write_text("data: {kind: arrays, path: missing.npz}\n")
@@ -77,12 +101,13 @@ def test_fit_errors(tmp_path, capsys):
     assert "unknown key `model.bogus`" in capsys.readouterr().err
 
 
-def test_unknown_band_in_config(tmp_path):
+def test_unknown_band_in_config(tmp_path, capsys):
     _write_npz(tmp_path / "d.npz")
     cfg = tmp_path / "study.yaml"
     cfg.write_text("data: {kind: arrays, path: d.npz, bands: [a, zz]}\n")
-    with pytest.raises(ValueError, match=r"unknown band name\(s\) \['zz'\] in `data.bands`"):
-        main(["fit", str(cfg), "--quiet"])
+    assert main(["fit", str(cfg), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "brainalign: error: unknown band name(s) ['zz'] in `data.bands`" in err
 
 
 def test_results_survive_a_failed_rewrite(tmp_path, monkeypatch):
@@ -125,3 +150,26 @@ def test_load_results_errors(tmp_path):
     (tmp_path / "results.h5").write_bytes(b"not an hdf5 file")
     with pytest.raises(ValueError, match="is not a readable brainalign results file"):
         load_results(tmp_path)
+
+
+def test_array_data_errors(tmp_path):
+    from brainalign.study import load_config, load_study_design
+
+    def design(name, **arrays):
+        np.savez(tmp_path / name, **arrays)
+        return load_study_design(load_config({"data": {"kind": "arrays", "path": tmp_path / name}}))
+
+    Y, groups, X = np.zeros((20, 2)), np.repeat([0, 1], 10), np.ones((20, 3))
+    with pytest.raises(
+        ValueError, match=r"must hold arrays 'Y' and 'groups'; missing \['groups'\]"
+    ):
+        design("a.npz", Y=Y, X_a=X, sfreq=0.5)
+    with pytest.raises(ValueError, match=r"holds no feature band \(X_<band> in npz"):
+        design("b.npz", Y=Y, groups=groups, sfreq=0.5)
+    with pytest.raises(ValueError, match=r"`data.sfreq` is required: the file has no 'sfreq'"):
+        design("c.npz", Y=Y, groups=groups, X_a=X)
+    (tmp_path / "d.csv").write_text("1,2\n")
+    with pytest.raises(
+        ValueError, match=r"`data.path` must end in .npz, .h5 or .hdf5; got 'd.csv'"
+    ):
+        load_study_design(load_config({"data": {"kind": "arrays", "path": tmp_path / "d.csv"}}))

@@ -26,6 +26,7 @@ def test_defaults_and_yaml(tmp_path):
         ({"model": {"kind": "lasso"}}, r"`model.kind`: Input should be 'banded_ridge' or 'ridge'"),
         ({"model": {"alphas": [1.0, -2.0]}}, r"alphas must be a non-empty list of positive"),
         ({"evaluation": {"cv": 1}}, r"`evaluation.cv"),
+        ({"alignment": {"hrf_model": "glover"}}, r"delays and hrf_model are exclusive"),
     ],
 )
 def test_config_errors(raw, pattern):

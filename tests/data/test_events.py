@@ -47,3 +47,16 @@ def test_onsets_outside_run():
         validate_events(make_events([-0.5, 1.0]), start=0.0, stop=10.0)
     with pytest.raises(ValueError, match=r"within the run \[0, 10\) s; got onset 12 s \(row 1\)"):
         validate_events(make_events([1.0, 12.0]), start=0.0, stop=10.0)
+
+
+def test_onsets_outside_run_with_one_bound_only():
+    # `start` or `stop` alone is a half-open run; the message must still be formatted.
+    with pytest.raises(
+        ValueError, match=r"within the run \[-inf, 10\) s; got onset 12 s \(row 1\)"
+    ):
+        validate_events(make_events([1.0, 12.0]), stop=10.0)
+    with pytest.raises(
+        ValueError, match=r"within the run \[0, inf\) s; got onset -0.5 s \(row 0\)"
+    ):
+        validate_events(make_events([-0.5, 1.0]), start=0.0)
+    assert len(validate_events(make_events([1.0, 9.0]), stop=10.0)) == 2

@@ -123,3 +123,47 @@ def test_from_surface_and_gifti():
         Recording.from_surface(left.T, right, tr=2.0, mesh="fsaverage3")
     with pytest.raises(ValueError, match=r"`right` must have as many time points as `left`"):
         Recording.from_surface(left, right[:5], tr=2.0, mesh="fsaverage3")
+
+
+def test_from_nifti_errors():
+    nib = pytest.importorskip("nibabel")
+    pytest.importorskip("nilearn")
+    img = nib.Nifti1Image(np.zeros((2, 2, 2, 3), dtype=np.float32), np.eye(4))
+    img.header.set_zooms((1.0, 1.0, 1.0, 2.0))
+    mask = nib.Nifti1Image(np.ones((2, 2, 2), np.int8), np.eye(4))
+    with pytest.raises(
+        ValueError,
+        match=r"Pass exactly one of `mask_img` or `masker`; got mask_img=None, masker=None",
+    ):
+        Recording.from_nifti(img)
+    with pytest.raises(ValueError, match=r"`img` must be a 4-D image \(x, y, z, time\); got shape"):
+        Recording.from_nifti(
+            nib.Nifti1Image(np.zeros((2, 2, 2), np.float32), np.eye(4)), mask_img=mask
+        )
+    with pytest.raises(ValueError, match=r"`mask_img` must contain at least one non-zero voxel"):
+        Space.volume(nib.Nifti1Image(np.zeros((2, 2, 2), np.int8), np.eye(4)))
+    with pytest.raises(
+        ValueError, match=r"`mask_img` must be a 3-D image; got shape \(2, 2, 2, 3\)"
+    ):
+        Space.volume(img)
+
+
+def test_to_mne_sfreq_mismatch():
+    mne = pytest.importorskip("mne")
+    info = mne.create_info(["a", "b"], 100.0, ch_types="eeg")
+    rec = Recording(np.zeros((10, 2)), sfreq=50.0, modality="eeg", space=Space.sensors(info))
+    with pytest.raises(ValueError, match=r"`space.info\['sfreq'\]` \(100.0\) differs from `sfreq`"):
+        rec.to_mne()
+
+
+def test_to_mne_refuses_events_before_first_sample():
+    pytest.importorskip("mne")
+    rec = Recording(
+        np.zeros((4, 2)),
+        sfreq=0.5,
+        modality="fmri",
+        sample_point="middle",
+        events=make_events([0.5, 3.0]),
+    )
+    with pytest.raises(ValueError, match=r"`events` before the first sample \(1 s\) cannot"):
+        rec.to_mne()

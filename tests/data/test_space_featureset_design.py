@@ -60,6 +60,12 @@ def test_design_bands_and_errors():
         Design({"a": np.zeros((5, 2))}, np.zeros((6, 1)), groups=np.zeros(6))
     with pytest.raises(ValueError, match=r"`groups` must label each run as one contiguous block"):
         Design({"a": np.zeros((4, 1))}, np.zeros((4, 1)), groups=[0, 1, 0, 1])
+    with pytest.raises(
+        ValueError, match=r"`times` must have one entry per sample of `Y` \(4\); got times.shape"
+    ):
+        Design({"a": np.zeros((4, 1))}, np.zeros((4, 1)), groups=np.zeros(4), times=np.arange(5.0))
+    ok = Design({"a": np.zeros((4, 1))}, np.zeros((4, 1)), groups=[0, 0, 1, 1], times=[0, 2, 0, 2])
+    assert ok.times.dtype == np.float64
 
 
 def test_trialset_repeats():
@@ -77,3 +83,46 @@ def test_trialset_repeats():
         TrialSet(data, trials.iloc[:3])
     with pytest.raises(ValueError, match=r"`by` must name a column of `trials`; got 'img'"):
         ts.average_repeats("img")
+
+
+def test_trialset_repeats_keep_float32_and_check_n_repeats():
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((6, 3)).astype(np.float32)
+    trials = pd.DataFrame({"stim_id": ["x", "y", "x", "z", "y", "x"]})
+    ts = TrialSet(data, trials)
+    avg = ts.average_repeats()
+    assert avg.data.dtype == np.float32
+    np.testing.assert_allclose(avg.data[0], data[[0, 2, 5]].mean(0), rtol=1e-6)
+    reps = ts.to_repeats(n_repeats=3)
+    assert reps.dtype == np.float32 and reps.shape == (3, 1, 3)  # only x is shown 3 times
+    np.testing.assert_array_equal(reps[:, 0], data[[0, 2, 5]])
+    # asking for more repeats than any stimulus has used to return an empty array
+    with pytest.raises(
+        ValueError, match=r"`n_repeats` must be an integer between 2 and .* \(3\); got 4"
+    ):
+        ts.to_repeats(n_repeats=4)
+    with pytest.raises(ValueError, match=r"`n_repeats` must be an integer between 2 .*got 1"):
+        ts.to_repeats(n_repeats=1)
+    once = TrialSet(data[:3], pd.DataFrame({"stim_id": ["a", "b", "c"]}))
+    with pytest.raises(ValueError, match=r"needs stimuli shown at least twice; got at most 1"):
+        once.to_repeats()
+
+
+def test_data_model_errors():
+    with pytest.raises(ValueError, match=r"`n_targets` must be >= 1; got 0"):
+        Space.generic(0)
+    with pytest.raises(ValueError, match=r"`labels` must have one entry per target \(3\); got 2"):
+        Space("parcels", 3, labels=["a", "b"])
+    with pytest.raises(ValueError, match=r"`n_vertices` keys must be 'left'/'right'; got \['lh'\]"):
+        Space.surface("mymesh", {"lh": 3})
+    with pytest.raises(ValueError, match=r"`durations` must have 2 entries; got 3"):
+        FeatureSet([0.0, 1.0], {"x": np.zeros((2, 1))}, durations=[0.1, 0.1, 0.1])
+    trials = pd.DataFrame({"stim_id": [0, 1]})
+    with pytest.raises(ValueError, match=r"`times` is required for epoched \(3-D\) data"):
+        TrialSet(np.zeros((2, 3, 4)), trials)
+    with pytest.raises(ValueError, match=r"`times` must have 4 entries \(one per sample\); got 3"):
+        TrialSet(np.zeros((2, 3, 4)), trials, times=[0.0, 0.1, 0.2])
+    with pytest.raises(ValueError, match=r"`space` must describe 3 targets; got n_targets=5"):
+        TrialSet(np.zeros((2, 3)), trials, space=Space.generic(5))
+    with pytest.raises(TypeError, match=r"`trials` must be a pandas DataFrame; got dict"):
+        TrialSet(np.zeros((2, 3)), {"stim_id": [0, 1]})

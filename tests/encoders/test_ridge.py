@@ -329,6 +329,9 @@ def test_predict_errors():
         ({"cv": [(np.arange(10), np.arange(0))]}, ValueError, r"`cv` split 0 has an empty"),
         ({"cv": [(np.arange(10), np.arange(50, 60))]}, ValueError, r"`cv` split 0 indexes sample 59"),
         ({"n_targets_batch": 0}, ValueError, r"`n_targets_batch` must be None or an integer >= 1"),
+        ({"cv": [np.arange(3)]}, ValueError, r"`cv` must yield \(train, test\) pairs of index arrays; split 0"),
+        ({"cv": []}, ValueError, r"`cv` must produce at least one \(train, test\) split; got none"),
+        ({"cv": 3.5}, TypeError, r"`cv` must be None, an int .*got float: 3.5"),
     ],
 )  # fmt: skip
 def test_parameter_errors(params, exc, match):
