@@ -173,3 +173,34 @@ def test_array_data_errors(tmp_path):
         ValueError, match=r"`data.path` must end in .npz, .h5 or .hdf5; got 'd.csv'"
     ):
         load_study_design(load_config({"data": {"kind": "arrays", "path": tmp_path / "d.csv"}}))
+
+
+def test_fit_from_hdf5(tmp_path):
+    import h5py
+
+    sim = make_encoding_data(
+        n_runs=3,
+        n_samples_per_run=60,
+        band_sizes={"a": 5, "b": 3},
+        n_targets=12,
+        snr=2.0,
+        response="none",
+        random_state=3,
+    )
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["Y"], f["groups"], f["sfreq"] = sim.Y, sim.groups, sim.sfreq
+        f["X/a"], f["X/b"] = sim.bands["a"], sim.bands["b"]
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(
+        "data: {kind: arrays, path: d.h5}\nalignment: {delays: [0]}\nmodel: {kind: ridge}\n"
+    )
+    assert main(["fit", str(cfg), "--quiet", "--out", str(tmp_path / "o")]) == 0
+    res = load_results(tmp_path / "o")
+    assert res.band_names == ["a", "b"] and res.split_scores is None
+    assert res.scores.mean() > 0.4
+    (tmp_path / "bad.h5").write_bytes(b"\x89HDF\r\n\x1a\n truncated")
+    cfg.write_text("data: {kind: arrays, path: bad.h5}\n")
+    with pytest.raises(ValueError, match=r"`data.path` .*bad.h5' is not a readable HDF5 file"):
+        from brainalign.study import load_config, run_study
+
+        run_study(load_config(cfg), out_dir=tmp_path / "o2")
