@@ -70,7 +70,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 "kind": "synthetic",
                 "n_runs": 4 if quick else 5,
                 "n_samples_per_run": 200 if quick else 300,
-                "n_targets": 300 if quick else 1000,
+                "n_targets": 300 if quick else 800,
                 "band_sizes": {"semantic": 60, "lowlevel": 10},
                 "random_state": 0,
             },
