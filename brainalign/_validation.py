@@ -19,6 +19,7 @@ __all__ = [
     "check_n_samples",
     "check_positive",
     "check_times",
+    "run_edges",
 ]
 
 
@@ -143,9 +144,7 @@ def check_groups(groups: Any, n_samples: int, name: str = "groups") -> np.ndarra
             f"got shape {arr.shape}"
         )
     # Each run must form one contiguous block: delays and resampling never cross runs.
-    change = np.flatnonzero(arr[1:] != arr[:-1]) + 1
-    starts = np.concatenate([[0], change])
-    labels = arr[starts]
+    labels = arr[run_edges(arr)[:-1]]
     if len(set(labels.tolist())) != len(labels):
         raise ValueError(
             f"`{name}` must label each run as one contiguous block of samples; got run labels "
@@ -153,6 +152,17 @@ def check_groups(groups: Any, n_samples: int, name: str = "groups") -> np.ndarra
             f"one after the other."
         )
     return arr
+
+
+def run_edges(groups: np.ndarray) -> np.ndarray:
+    """Sample indices where runs start, plus ``n_samples``: ``[0, s_1, ..., n_samples]``.
+
+    Run ``k`` spans ``edges[k]:edges[k + 1]``. ``groups`` is a 1-D array of run labels whose
+    runs are contiguous (see :func:`check_groups`).
+    """
+    groups = np.asarray(groups)
+    change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
+    return np.concatenate([[0], change, [groups.shape[0]]]).astype(np.intp)
 
 
 def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:

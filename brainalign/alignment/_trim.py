@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from brainalign._validation import check_array, check_groups, check_positive
+from brainalign._validation import check_array, check_groups, check_positive, run_edges
 from brainalign.alignment._delayer import _seconds_to_samples
 
 __all__ = ["trim", "trim_mask"]
@@ -47,8 +47,7 @@ def trim_mask(groups: Any, sfreq: float, *, start: float = 0.0, end: float = 0.0
         )
     groups = check_groups(groups, groups.shape[0])
     n = groups.shape[0]
-    change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
-    bounds = np.concatenate([[0], change, [n]])
+    bounds = run_edges(groups)
     keep = np.zeros(n, dtype=bool)
     for a, b in itertools.pairwise(bounds):
         if b - a <= n_start + n_end:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from brainalign._validation import check_array, check_groups
+from brainalign._validation import check_array, check_groups, run_edges
 
 __all__ = ["zscore_runs"]
 
@@ -38,9 +38,7 @@ def zscore_runs(X: Any, groups: Any = None) -> np.ndarray:
     if groups is None:
         bounds = np.array([0, n])
     else:
-        groups = check_groups(groups, n)
-        change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
-        bounds = np.concatenate([[0], change, [n]])
+        bounds = run_edges(check_groups(groups, n))
     # Statistics in float64; the output keeps a floating input dtype (float32 stays float32).
     out = np.empty(X.shape, dtype=X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64)
     for a, b in itertools.pairwise(bounds):

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import false_discovery_control
 
-from brainalign._validation import check_array, check_choice, check_groups
+from brainalign._validation import check_array, check_choice, check_groups, run_edges
 from brainalign.evaluation._metrics import _prepare
 
 __all__ = [
@@ -54,9 +54,7 @@ def _run_blocks(n_samples: int, block_size: int, groups: Any) -> list[list[np.nd
     if groups is None:
         bounds = [(0, n_samples)]
     else:
-        groups = check_groups(groups, n_samples)
-        change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
-        edges = np.concatenate([[0], change, [n_samples]]).astype(int)
+        edges = run_edges(check_groups(groups, n_samples))
         bounds = list(itertools.pairwise(edges.tolist()))
     runs = []
     for start, stop in bounds:

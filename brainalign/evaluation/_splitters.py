@@ -7,13 +7,14 @@ scikit-learn and himalaya estimators as well as to :func:`cross_validate_encoder
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from brainalign._validation import check_groups
+from brainalign._validation import check_groups, run_edges
 
 __all__ = ["BlockedKFold", "LeaveOneRunOut"]
 
@@ -41,11 +42,9 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
 
 def _run_slices(groups: np.ndarray) -> tuple[list[Any], list[slice]]:
     """Labels and sample slices of the contiguous runs, in time order."""
-    change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
-    starts = np.concatenate([[0], change]).astype(int)
-    stops = np.concatenate([change, [groups.shape[0]]]).astype(int)
-    labels = [groups[s] for s in starts]
-    return labels, [slice(int(a), int(b)) for a, b in zip(starts, stops)]
+    edges = run_edges(groups)
+    labels = [groups[s] for s in edges[:-1]]
+    return labels, [slice(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
 def _balanced_cuts(lengths: np.ndarray, k: int) -> list[int]:

@@ -126,3 +126,10 @@ def test_data_model_errors():
         TrialSet(np.zeros((2, 3)), trials, space=Space.generic(5))
     with pytest.raises(TypeError, match=r"`trials` must be a pandas DataFrame; got dict"):
         TrialSet(np.zeros((2, 3)), {"stim_id": [0, 1]})
+
+
+def test_run_edges():
+    from brainalign._validation import run_edges
+
+    np.testing.assert_array_equal(run_edges(np.array([3, 3, 1, 1, 1, 7])), [0, 2, 5, 6])
+    np.testing.assert_array_equal(run_edges(np.array(["a"])), [0, 1])
