@@ -80,6 +80,21 @@ def _take(X: np.ndarray | dict[str, np.ndarray], idx: np.ndarray) -> Any:
     return X[idx]
 
 
+def _train_segments(train: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Label each contiguous piece of the training set (within one run) as its own run.
+
+    A held-out block inside a run (e.g. :class:`BlockedKFold` on a single run) splits that
+    run in two; the pieces must not be treated as one continuous run by the estimator, or
+    its lags and inner cross-validation would cross the gap.
+    """
+    labels = groups[train]
+    breaks = (np.diff(train) != 1) | (labels[1:] != labels[:-1])
+    segments = np.concatenate([[0], np.cumsum(breaks)])
+    if segments[-1] + 1 == np.unique(labels).shape[0]:
+        return labels  # every training run is whole: keep the user's labels
+    return segments
+
+
 def _accepts_groups(estimator: Any) -> bool:
     try:
         params = inspect.signature(estimator.fit).parameters
@@ -192,7 +207,7 @@ def cross_validate_encoder(
         enumerate(folds), desc="cross-validation", total=len(folds), verbose=verbose
     ):
         est = clone(estimator)
-        kwargs = {"groups": groups[train]} if pass_groups else {}
+        kwargs = {"groups": _train_segments(train, groups)} if pass_groups else {}
         t0 = time.perf_counter()
         est.fit(_take(Xc, train), Yc[train], **kwargs)
         t1 = time.perf_counter()

@@ -176,3 +176,22 @@ def test_default_cv_is_leave_one_run_out(planted):
     a = cross_validate_encoder(Ridge(), X, Y, groups=groups)
     b = cross_validate_encoder(Ridge(), X, Y, groups=groups, cv=LeaveOneRunOut())
     np.testing.assert_allclose(a.scores, b.scores)
+
+
+def test_held_out_block_inside_a_run_splits_it_for_the_estimator():
+    """With one run, the training pieces before and after the test block are separate runs."""
+    rng = np.random.default_rng(0)
+    ids = np.arange(90, dtype=float)[:, None]
+    Y = rng.standard_normal((90, 2))
+    res = cross_validate_encoder(
+        SpyRegressor(),
+        ids,
+        Y,
+        groups=np.zeros(90),
+        cv=BlockedKFold(n_splits=3),
+        return_estimators=True,
+    )
+    first, middle, last = res.estimators
+    np.testing.assert_array_equal(middle.seen_rows_, np.r_[0:30, 60:90])
+    np.testing.assert_array_equal(middle.seen_groups_, np.repeat([0, 1], 30))
+    assert np.unique(first.seen_groups_).size == 1 and np.unique(last.seen_groups_).size == 1
