@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils.validation import check_is_fitted
 
-from brainalign._validation import check_array, check_choice, check_n_samples
+from brainalign._validation import check_choice, check_n_samples
 from brainalign.encoders._base import (
     _DEVICES,
     _HINT_SAMPLES,
@@ -18,6 +19,7 @@ from brainalign.encoders._base import (
     check_alphas,
     check_batch,
     check_n_features,
+    check_X,
     check_Y,
     himalaya_backend,
     progress_bar_enabled,
@@ -27,6 +29,11 @@ from brainalign.encoders._base import (
 )
 
 __all__ = ["BandedRidgeEncoder"]
+
+
+def _is_band_dict(X: Any) -> bool:
+    """Whether ``X`` is a dict of bands (scipy's DOK sparse format is a dict too: not bands)."""
+    return isinstance(X, Mapping) and not sparse.issparse(X)
 
 
 def _check_bands_spec(bands: Any, n_features: int) -> tuple[list[str], list[slice]]:
@@ -95,9 +102,12 @@ class BandedRidgeEncoder(_BaseEncoder):
     ----------
     bands : dict or None
         When ``X`` is an array: ``{name: n_features}`` (consecutive columns, in order) or
-        ``{name: slice}``; the bands must cover every column exactly once. Must be ``None``
-        when ``X`` is a dict ``{name: (n_samples, n_features_band)}`` (dict order is the band
-        order).
+        ``{name: slice}``; the bands must cover every column exactly once. ``None`` with an
+        array ``X``: all columns form one band named ``"X"``; the random search over band
+        weightings is then degenerate (the only weighting is 1) and the model is a ridge
+        with one penalty per target chosen from ``alphas``, as :class:`RidgeEncoder` (this is
+        what scikit-learn tools that pass plain arrays get). Must be ``None`` when ``X`` is a
+        dict ``{name: (n_samples, n_features_band)}`` (dict order is the band order).
     alphas : array-like of shape (n_alphas,) or None
         Overall penalties of the random search. ``None``: ``np.logspace(-2, 8, 21)``.
     n_iter : int
@@ -174,7 +184,7 @@ n_targets_batch_refit, warn_alpha_edge
     # ----------------------------------------------------------------------------------------
     def _split_fit(self, X: Any) -> tuple[list[np.ndarray], list[str], list[slice]]:
         """Validate X at fit: list of band arrays, names, slices in the full feature space."""
-        if isinstance(X, Mapping):
+        if _is_band_dict(X):
             if not X:
                 raise ValueError("`X` must not be an empty dict of feature bands; got {}")
             if self.bands is not None:
@@ -184,7 +194,13 @@ n_targets_batch_refit, warn_alpha_edge
                 )
             names = [str(k) for k in X]
             Xs = [
-                check_array(v, f"X[{k!r}]", ndim=2, shape_doc="(n_samples, n_features_band)")
+                check_X(
+                    v,
+                    f"X[{k!r}]",
+                    estimator=type(self).__name__,
+                    min_samples=2,
+                    shape_doc="(n_samples, n_features_band)",
+                )
                 for k, v in X.items()
             ]
             check_n_samples({f"X[{n!r}]": x for n, x in zip(names, Xs)})
@@ -193,19 +209,16 @@ n_targets_batch_refit, warn_alpha_edge
             stops = np.cumsum([x.shape[1] for x in Xs])
             slices = [slice(int(b - x.shape[1]), int(b)) for x, b in zip(Xs, stops)]
             return Xs, names, slices
-        X = check_array(X, "X", ndim=2, shape_doc="(n_samples, n_features)")
+        X = check_X(X, estimator=type(self).__name__, min_samples=2)
         if self.bands is None:
-            raise ValueError(
-                "`bands` must be given when `X` is an array, e.g. bands={'words': 300, "
-                "'audio': 80}; got bands=None. Or pass X as a dict {band_name: array}, or use "
-                "RidgeEncoder for a single band."
-            )
+            # one band holding every column: a ridge whose band weighting is degenerate
+            return [X], ["X"], [slice(0, X.shape[1])]
         names, slices = _check_bands_spec(self.bands, X.shape[1])
         return [X[:, s] for s in slices], names, slices
 
     def _split_predict(self, X: Any) -> list[np.ndarray]:
         check_is_fitted(self)
-        if isinstance(X, Mapping):
+        if _is_band_dict(X):
             missing = [n for n in self.band_names_ if n not in X]
             extra = [str(k) for k in X if str(k) not in self.band_names_]
             if missing or extra:
@@ -216,13 +229,15 @@ n_targets_batch_refit, warn_alpha_edge
             Xs = []
             by_name = {str(k): v for k, v in X.items()}
             for name, s in zip(self.band_names_, self.band_slices_):
-                x = check_array(by_name[name], f"X[{name!r}]", ndim=2)
-                check_n_features(x, s.stop - s.start, name=f"X[{name!r}]")
+                x = check_X(by_name[name], f"X[{name!r}]")
+                check_n_features(
+                    x, s.stop - s.start, name=f"X[{name!r}]", estimator=type(self).__name__
+                )
                 Xs.append(x)
             check_n_samples({f"X[{n!r}]": x for n, x in zip(self.band_names_, Xs)})
             return Xs
-        X = check_array(X, "X", ndim=2, shape_doc="(n_samples, n_features)")
-        check_n_features(X, self.n_features_in_)
+        X = check_X(X)
+        check_n_features(X, self.n_features_in_, estimator=type(self).__name__)
         return [X[:, s] for s in self.band_slices_]
 
     def _band_index(self, name: str) -> int:
@@ -240,7 +255,7 @@ n_targets_batch_refit, warn_alpha_edge
         Parameters
         ----------
         X : dict {name: array (n_samples, n_features_band)} or array (n_samples, n_features)
-            Feature bands (an array needs ``bands``).
+            Feature bands; an array is split by ``bands`` (one band "X" when ``bands=None``).
         Y : array-like, shape (n_samples, n_targets) or (n_samples,)
         groups : array-like of shape (n_samples,) or None
             Run labels (leave-one-run-out when ``cv=None`` and >= 2 runs).
@@ -250,7 +265,7 @@ n_targets_batch_refit, warn_alpha_edge
         self : BandedRidgeEncoder
         """
         Xs, names, slices = self._split_fit(X)
-        Y, self._y_1d = check_Y(Y)
+        Y, self._y_1d = check_Y(Y, type(self).__name__)
         check_n_samples({"X": Xs[0], "Y": Y}, hint=_HINT_SAMPLES)
         check_choice(self.device, "device", _DEVICES)
         check_choice(self.scoring, "scoring", _SCORINGS)
@@ -375,7 +390,7 @@ n_targets_batch_refit, warn_alpha_edge
         r2 : ndarray, shape (n_bands, n_targets)
         """
         parts = self.predict(X, split=True)
-        Y, _ = check_Y(Y)
+        Y, _ = check_Y(Y, type(self).__name__)
         parts = parts.reshape(parts.shape[0], parts.shape[1], -1).astype(np.float64)
         check_n_samples({"X": parts[0], "Y": Y}, hint=_HINT_SAMPLES)
         if Y.shape[1] != parts.shape[2]:

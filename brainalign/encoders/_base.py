@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.model_selection import KFold, LeaveOneGroupOut
 from sklearn.utils.validation import check_is_fitted
@@ -106,28 +107,116 @@ def _to_numpy(backend: Any, x: Any) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------------
-def check_Y(Y: Any) -> tuple[np.ndarray, bool]:
+# Our messages name the parameter, the expectation, what was received and a fix; where
+# scikit-learn's ``check_estimator`` looks for a phrase of its own (e.g. "Reshape your data",
+# "X has 3 features, but ... is expecting 4 features as input"), the message also carries it,
+# so that both users and scikit-learn's compatibility checks recognise the error.
+
+
+def _as_numeric_array(x: Any, name: str) -> np.ndarray:
+    """Refuse sparse and complex input; convert numeric object arrays to float64."""
+    if sparse.issparse(x):
+        raise TypeError(
+            f"`{name}` must be a dense array; got a sparse {type(x).__name__} of shape "
+            f"{x.shape}. Sparse input is not supported by the encoders (himalaya works on "
+            f"dense arrays); convert it with `{name}.toarray()`."
+        )
+    arr = np.asarray(x)
+    if np.iscomplexobj(arr):
+        raise ValueError(
+            f"`{name}` must be real-valued; got dtype {arr.dtype}. Complex data not supported: "
+            "pass e.g. np.abs (amplitude) or the real and imaginary parts as separate columns."
+        )
+    if arr.dtype == object:
+        # as scikit-learn's check_array: an object array of numbers is numeric data
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"`{name}` must be a numeric array; got an array of dtype object with shape "
+                f"{arr.shape} holding a non-numeric entry ({exc}). Ragged lists or mixed "
+                "types? Build a rectangular array of numbers."
+            ) from exc
+    return arr
+
+
+def _check_not_empty(arr: np.ndarray, name: str, axis_names: tuple[str, str]) -> None:
+    for axis, what in enumerate(axis_names[: arr.ndim]):
+        if arr.shape[axis] == 0:
+            raise ValueError(
+                f"`{name}` must not be empty; got 0 {what}(s) (shape={arr.shape}) while a "
+                f"minimum of 1 is required."
+            )
+
+
+def check_X(
+    X: Any,
+    name: str = "X",
+    *,
+    estimator: str | None = None,
+    min_samples: int = 1,
+    shape_doc: str = "(n_samples, n_features)",
+) -> np.ndarray:
+    """Return ``X`` as a finite 2-D float array (sparse, complex, non-numeric refused).
+
+    ``min_samples=2`` is used at fit: cross-validation and centring need several samples.
+    """
+    if X is None:
+        raise ValueError(f"`{name}` must be an array of shape {shape_doc}; got None")
+    arr = _as_numeric_array(X, name)
+    if arr.ndim == 1:
+        raise ValueError(
+            f"`{name}` must have shape {shape_doc} (2 dimensions); got an array with shape "
+            f"{arr.shape}. Reshape your data either using {name}.reshape(-1, 1) if it holds "
+            f"a single feature or {name}.reshape(1, -1) if it is a single sample."
+        )
+    arr = check_array(arr, name, ndim=2, shape_doc=shape_doc, allow_empty=True)
+    _check_not_empty(arr, name, ("sample", "feature"))
+    if arr.shape[0] < min_samples:
+        raise ValueError(
+            f"`{name}` must have at least {min_samples} samples to fit "
+            f"{estimator or 'the encoder'}; got n_samples={arr.shape[0]} (shape={arr.shape}). "
+            "Cross-validation and centring need several samples: pass the whole training set "
+            "(samples in rows)."
+        )
+    return arr
+
+
+def check_Y(Y: Any, estimator: str | None = None) -> tuple[np.ndarray, bool]:
     """Return ``Y`` as a 2-D float array and whether it was given 1-D."""
-    Y = check_array(Y, "Y", ndim=(1, 2), shape_doc="(n_samples, n_targets) or (n_samples,)")
+    shape_doc = "(n_samples, n_targets) or (n_samples,)"
+    if Y is None:
+        raise ValueError(
+            f"`Y` must be an array of shape {shape_doc} (the brain responses); got None: "
+            f"{estimator or 'the encoder'} requires y to be passed, but the target y is None."
+        )
+    Y = check_array(
+        _as_numeric_array(Y, "Y"), "Y", ndim=(1, 2), shape_doc=shape_doc, allow_empty=True
+    )
+    _check_not_empty(Y, "Y", ("sample", "target"))
     if Y.ndim == 1:
         return Y[:, None], True
     return Y, False
 
 
-def check_X_Y(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Check a 2-D ``X`` and ``Y`` with the same number of samples."""
-    X = check_array(X, "X", ndim=2, shape_doc="(n_samples, n_features)")
-    Y, ravel = check_Y(Y)
+def check_X_Y(X: Any, Y: Any, estimator: str | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Check a 2-D ``X`` (>= 2 samples) and ``Y`` with the same number of samples."""
+    X = check_X(X, "X", estimator=estimator, min_samples=2)
+    Y, ravel = check_Y(Y, estimator)
     check_n_samples({"X": X, "Y": Y}, hint=_HINT_SAMPLES)
     return X, Y, ravel
 
 
-def check_n_features(X: np.ndarray, n_features_in: int, name: str = "X") -> None:
+def check_n_features(
+    X: np.ndarray, n_features_in: int, name: str = "X", estimator: str | None = None
+) -> None:
     if X.shape[1] != n_features_in:
         raise ValueError(
             f"`{name}` must have the {n_features_in} features seen during fit; got "
-            f"{name}.shape={X.shape}. Build the test design exactly like the training design "
-            "(same feature bands, same delays)."
+            f"{name}.shape={X.shape}: {name} has {X.shape[1]} features, but "
+            f"{estimator or 'the encoder'} is expecting {n_features_in} features as input. "
+            "Build the test design exactly like the training design (same feature bands, "
+            "same delays)."
         )
 
 
@@ -305,7 +394,7 @@ class _BaseEncoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         check_choice(self.scoring, "scoring", _SCORINGS)
         check_choice(multioutput, "multioutput", ("uniform_average", "raw_values"))
-        Y_true, _ = check_Y(Y)
+        Y_true, _ = check_Y(Y, type(self).__name__)
         Y_pred = self.predict(X, **predict_params)
         Y_pred = np.asarray(Y_pred).reshape(Y_pred.shape[0], -1)
         check_n_samples({"X": Y_pred, "Y": Y_true}, hint=_HINT_SAMPLES)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from brainalign._validation import check_array, check_choice
+from brainalign._validation import check_choice
 from brainalign.encoders._base import (
     _DEVICES,
     _SCORINGS,
@@ -15,6 +15,7 @@ from brainalign.encoders._base import (
     check_alphas,
     check_batch,
     check_n_features,
+    check_X,
     check_X_Y,
     himalaya_backend,
     resolve_cv,
@@ -133,7 +134,7 @@ class RidgeEncoder(_BaseEncoder):
         -------
         self : RidgeEncoder
         """
-        X, Y, self._y_1d = check_X_Y(X, Y)
+        X, Y, self._y_1d = check_X_Y(X, Y, type(self).__name__)
         check_choice(self.device, "device", _DEVICES)
         check_choice(self.scoring, "scoring", _SCORINGS)
         alphas = check_alphas(self.alphas)
@@ -198,7 +199,7 @@ class RidgeEncoder(_BaseEncoder):
             (n_samples,) if ``Y`` was 1-D at fit.
         """
         check_is_fitted(self)
-        X = check_array(X, "X", ndim=2, shape_doc="(n_samples, n_features)")
-        check_n_features(X, self.n_features_in_)
+        X = check_X(X)
+        check_n_features(X, self.n_features_in_, estimator=type(self).__name__)
         Y = X.astype(self.coef_.dtype, copy=False) @ self.coef_ + self.intercept_
         return self._format_output(Y)

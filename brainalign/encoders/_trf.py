@@ -12,11 +12,18 @@ import numpy as np
 from scipy import linalg
 from sklearn.utils.validation import check_is_fitted
 
-from brainalign._validation import check_array, check_choice, check_groups, check_positive
+from brainalign._validation import (
+    check_array,
+    check_choice,
+    check_groups,
+    check_positive,
+    run_edges,
+)
 from brainalign.encoders._base import (
     _SCORINGS,
     _BaseEncoder,
     check_n_features,
+    check_X,
     check_X_Y,
     resolve_cv,
     warn_alpha_edge,
@@ -35,9 +42,7 @@ def _times_to_lags(tmin: float, tmax: float, sfreq: float) -> np.ndarray:
 def _run_slices(groups: Any, n_samples: int) -> list[slice]:
     if groups is None:
         return [slice(0, n_samples)]
-    groups = check_groups(groups, n_samples)
-    change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
-    bounds = np.concatenate([[0], change, [n_samples]]).astype(int)
+    bounds = run_edges(check_groups(groups, n_samples))
     return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
@@ -224,7 +229,7 @@ class TRFEncoder(_BaseEncoder):
         -------
         self : TRFEncoder
         """
-        X, Y, self._y_1d = check_X_Y(X, Y)
+        X, Y, self._y_1d = check_X_Y(X, Y, type(self).__name__)
         lags, alpha = self._check_params()
         n_samples, n_features = X.shape
         runs = _run_slices(groups, n_samples)
@@ -328,8 +333,8 @@ class TRFEncoder(_BaseEncoder):
         Y_pred : ndarray, shape (n_samples, n_targets)
         """
         check_is_fitted(self)
-        X = check_array(X, "X", ndim=2, shape_doc="(n_samples, n_features)")
-        check_n_features(X, self.n_features_in_)
+        X = check_X(X)
+        check_n_features(X, self.n_features_in_, estimator=type(self).__name__)
         X = X.astype(self.coef_.dtype, copy=False)
         runs = _run_slices(groups, X.shape[0])
         out = np.empty((X.shape[0], self.coef_.shape[1]), dtype=self.coef_.dtype)

@@ -194,6 +194,25 @@ def test_array_input_with_sizes_or_slices_equals_dict_input():
     np.testing.assert_allclose(ref.predict(X), ref.predict(Xs))
 
 
+@pytest.mark.parametrize("solver", ["primal", "dual"])
+def test_array_without_bands_is_one_band_ridge(solver):
+    from brainalign.encoders import RidgeEncoder
+
+    Xs, Y, _, _ = make_bands()
+    X = np.concatenate(list(Xs.values()), axis=1)
+    splits = list(KFold(4).split(X))
+    model = BandedRidgeEncoder(alphas=GRID, n_iter=3, cv=splits, solver=solver, random_state=0)
+    model.fit(X, Y)
+    ridge = RidgeEncoder(alphas=GRID, cv=splits, solver=solver).fit(X, Y)
+    assert model.band_names_ == ["X"]
+    assert model.band_slices_ == [slice(0, 18)]
+    np.testing.assert_array_equal(model.band_weights_, 1.0)
+    np.testing.assert_allclose(model.alphas_, ridge.alphas_, rtol=1e-6)
+    np.testing.assert_allclose(model.coef_, ridge.coef_, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(model.intercept_, ridge.intercept_, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(model.predict(X), ridge.predict(X), rtol=1e-6, atol=1e-10)
+
+
 def test_alpha_edge_warning():
     rng = np.random.default_rng(0)
     Xs = {"a": rng.standard_normal((80, 4)), "b": rng.standard_normal((80, 3))}
@@ -292,7 +311,6 @@ def test_unknown_band_name():
         ({"a": slice(0, 18, 2)}, ValueError, r"`bands\['a'\]` must be a contiguous"),
         ({"a": 18.0}, TypeError, r"`bands` values must be all ints"),
         ([12, 6], TypeError, r"`bands` must be a non-empty dict"),
-        (None, ValueError, r"`bands` must be given when `X` is an array"),
     ],
 )  # fmt: skip
 def test_bands_that_do_not_cover_X(bands, exc, match):
