@@ -21,6 +21,7 @@ def test_loopback_is_allowed():
     client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         client.connect(server.getsockname())
+        assert client.getpeername() == server.getsockname()
     finally:
         client.close()
         server.close()

@@ -75,7 +75,9 @@ def hrf_convolve(
     (``nilearn.glm.first_level.spm_hrf``, ``glover_hrf`` and their time / dispersion
     derivatives), sampled every ``dt = t_r / oversampling`` seconds with nilearn's
     normalisation (the main kernel sums to 1 over its samples) and linearly interpolated in
-    between; ``t_r`` is the smallest spacing of ``new_times``, as in nilearn. An item is
+    between; ``t_r`` is the smallest spacing of ``new_times`` (nilearn's ``compute_regressor``
+    uses ``max(frame_times) / (n - 1)``, which is the same for a regular grid starting at 0
+    but not for one starting later, e.g. TR midpoints). An item is
     thus treated like a nilearn event of duration 0 (one oversampled bin of width ``dt``),
     and for items on nilearn's oversampled grid the result equals
     ``nilearn.glm.first_level.compute_regressor(..., oversampling=oversampling)`` (see the

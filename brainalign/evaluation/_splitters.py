@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from sklearn.model_selection import LeaveOneGroupOut
 
 from brainalign._validation import check_groups, run_edges
 
@@ -75,8 +76,8 @@ def _balanced_cuts(lengths: np.ndarray, k: int) -> list[int]:
 class LeaveOneRunOut:
     """Hold out one run at a time; train on all the others.
 
-    Equivalent to :class:`sklearn.model_selection.LeaveOneGroupOut` (same folds, same order:
-    sorted run labels), but refuses a missing ``groups`` or a single run with a message that
+    The folds come from :class:`sklearn.model_selection.LeaveOneGroupOut` (same order: sorted
+    run labels); this class only adds the checks: it refuses a missing ``groups`` or a single run with a message that
     says how to fix the call.
 
     Examples
@@ -143,10 +144,7 @@ class LeaveOneRunOut:
             Indices of the training samples (all other runs) and of the held-out run.
         """
         groups = self._check_groups(X, groups)
-        indices = np.arange(groups.shape[0])
-        for label in np.unique(groups):
-            mask = groups == label
-            yield indices[~mask], indices[mask]
+        yield from LeaveOneGroupOut().split(np.zeros((groups.shape[0], 1)), groups=groups)
 
 
 class BlockedKFold:
