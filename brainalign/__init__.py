@@ -19,7 +19,11 @@ _SUBPACKAGES = (
     "datasets",
     "encoders",
     "evaluation",
+    "features",
+    "io",
+    "report",
     "study",
+    "viz",
 )
 
 __all__ = ["__version__", *_SUBPACKAGES, "set_log_level"]

@@ -3,7 +3,19 @@ import sys
 
 import brainalign
 
-HEAVY = ("torch", "transformers", "diffusers", "mne", "nilearn", "matplotlib", "dask")
+HEAVY = (
+    "torch",
+    "transformers",
+    "diffusers",
+    "mne",
+    "mne_bids",
+    "nilearn",
+    "matplotlib",
+    "dask",
+    "h5py",
+    "nibabel",
+    "av",
+)
 
 
 def _imported_after(code: str) -> set[str]:
@@ -24,7 +36,8 @@ def test_import_brainalign_is_light():
 def test_public_subpackages_are_light():
     code = (
         "import brainalign.data, brainalign.alignment, brainalign.encoders, "
-        "brainalign.evaluation, brainalign.datasets"
+        "brainalign.evaluation, brainalign.datasets, brainalign.io, brainalign.features, "
+        "brainalign.viz, brainalign.report"
     )
     loaded = _imported_after(code)
     assert not loaded & set(HEAVY), f"heavy modules imported: {sorted(loaded & set(HEAVY))}"
