@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from brainalign.cli._datasets import add_datasets_parser
+
 __all__ = ["build_parser", "main"]
 
 
@@ -103,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.add_argument("--quick", action="store_true", help="a smaller, faster version")
     p_demo.add_argument("--quiet", action="store_true", help="no progress bars")
     p_demo.set_defaults(func=_cmd_demo)
+
+    add_datasets_parser(sub)
     return parser
 
 

@@ -13,9 +13,11 @@ from typing import Any
 _READERS: dict[str, str] = {
     # BIDS raw fMRI and fMRIPrep derivatives
     "read_bids_func": "_bids_func",
+    "read_bids_func_runs": "_bids_func",
     "read_bids_sidecar": "_bids_func",
     "parse_bids_entities": "_bids_func",
     "read_fmriprep": "_fmriprep",
+    "read_fmriprep_runs": "_fmriprep",
     "read_fmriprep_confounds": "_fmriprep",
     # BIDS MEG / EEG / iEEG through mne-bids
     "read_bids_meeg": "_bids_meeg",
@@ -31,6 +33,7 @@ _READERS: dict[str, str] = {
     # Narrative language fMRI
     "read_lebel": "_lebel",
     "read_textgrid": "_textgrid",
+    "LEBEL_DROPPED_TOKENS": "_lebel",
     # Intracranial and M/EEG stimulus sets
     "read_brain_treebank": "_brain_treebank",
     "read_things_eeg2": "_things",
