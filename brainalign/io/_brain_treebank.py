@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 from brainalign._logging import logger
 from brainalign.data import Recording, Space, validate_events
 from brainalign.exceptions import DataFormatError
-from brainalign.io._files import open_hdf5, require_file, require_keys
+from brainalign.io._files import open_hdf5, read_json, read_table, require_keys
 
 __all__ = ["read_brain_treebank"]
 
@@ -26,31 +25,6 @@ _COORD_COLUMNS = ("L", "I", "P")
 def _clean_label(label: str) -> str:
     """Electrode label without the ``*``, ``#`` and ``_`` markers of the release files."""
     return str(label).replace("*", "").replace("#", "").replace("_", "")
-
-
-def _read_json(path: Path, what: str) -> Any:
-    p = require_file(path, what)
-    try:
-        return json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataFormatError(f"{what} at {str(p)!r} is not valid JSON: {err}") from err
-
-
-def _read_csv(path: Path, what: str, columns: Iterable[str]) -> Any:
-    import pandas as pd
-
-    p = require_file(path, what)
-    try:
-        df = pd.read_csv(p)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataFormatError(f"{what} at {str(p)!r} is not a readable CSV file: {err}") from err
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataFormatError(
-            f"{what} at {str(p)!r} lacks the column(s) {missing}; got columns "
-            f"{list(df.columns)[:20]}"
-        )
-    return df
 
 
 def _nearest(sorted_times: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -104,7 +78,7 @@ def read_brain_treebank(
     subject: int | str,
     trial: int | str,
     *,
-    electrodes: Iterable[str] | None = None,
+    electrodes: str | Iterable[str] | None = None,
     drop_corrupted: bool = True,
     drop_triggers: bool = True,
     tmin: float | None = None,
@@ -152,7 +126,7 @@ def read_brain_treebank(
         Subject number (1-10), e.g. ``3`` or ``"sub_3"``.
     trial : int or str
         Trial (movie) number of that subject, e.g. ``0`` for ``trial000``.
-    electrodes : iterable of str or None
+    electrodes : str, iterable of str or None
         Labels (cleaned) to read, in this order; listed electrodes are read even if
         ``drop_corrupted`` / ``drop_triggers`` would drop them. ``None``: every electrode
         but the dropped ones.
@@ -201,7 +175,7 @@ def read_brain_treebank(
         raise ValueError(f"`trial` must be a trial number such as 0 or 'trial000'; got {trial!r}")
     sub, stem = f"sub_{int(s)}", f"sub_{int(s)}_trial{int(t):03d}"
 
-    raw_labels = _read_json(
+    raw_labels = read_json(
         root / "electrode_labels" / sub / "electrode_labels.json", f"electrode labels of {sub}"
     )
     if not isinstance(raw_labels, list) or not raw_labels:
@@ -212,7 +186,7 @@ def read_brain_treebank(
     labels = [_clean_label(x) for x in raw_labels]
     dropped: dict[str, list[str]] = {"corrupted": [], "trigger": []}
     if drop_corrupted:
-        corrupted = _read_json(root / "corrupted_elec.json", "corrupted_elec.json")
+        corrupted = read_json(root / "corrupted_elec.json", "corrupted_elec.json")
         if not isinstance(corrupted, dict):
             raise DataFormatError(
                 f"corrupted_elec.json at {str(root / 'corrupted_elec.json')!r} must map "
@@ -226,7 +200,8 @@ def read_brain_treebank(
     if electrodes is None:
         picks = [x for x in labels if x not in excluded]
     else:
-        picks = [_clean_label(x) for x in electrodes]
+        items = [electrodes] if isinstance(electrodes, str) else list(electrodes)
+        picks = [_clean_label(x) for x in items]
         unknown = [x for x in picks if x not in labels]
         if unknown:
             raise ValueError(
@@ -275,7 +250,7 @@ def read_brain_treebank(
         for j, k in enumerate(keys):
             data[:, j] = group[k][first:last]
 
-    meta = _read_json(
+    meta = read_json(
         root / "subject_metadata" / f"{stem}_metadata.json", f"trial metadata of {stem}"
     )
     if not isinstance(meta, dict) or "filename" not in meta:
@@ -285,11 +260,11 @@ def read_brain_treebank(
         )
     movie = str(meta["filename"])
     timings_path = root / "subject_timings" / f"{stem}_timings.csv"
-    trig = _read_csv(timings_path, f"trigger timings of {stem}", ["movie_time", "index"])
+    trig = read_table(timings_path, f"trigger timings of {stem}", ["movie_time", "index"])
     if len(trig) == 0:
         raise DataFormatError(f"trigger timings of {stem} at {str(timings_path)!r} has no rows")
     words_path = root / "transcripts" / movie / "features.csv"
-    words = _read_csv(words_path, f"word features of movie {movie!r}", ["start", "end", "text"])
+    words = read_table(words_path, f"word features of movie {movie!r}", ["start", "end", "text"])
     words = _align_words(words, trig, words_path, timings_path)
 
     sfreq = _SFREQ
@@ -308,7 +283,7 @@ def read_brain_treebank(
     coords, coord_frame, loc_path = None, None, None
     loc_file = root / "localization" / sub / "depth-wm.csv"
     if coordinates and loc_file.is_file():
-        loc = _read_csv(loc_file, f"localization of {sub}", ["Electrode", *_COORD_COLUMNS])
+        loc = read_table(loc_file, f"localization of {sub}", ["Electrode", *_COORD_COLUMNS])
         loc = loc.assign(Electrode=loc["Electrode"].map(_clean_label)).drop_duplicates("Electrode")
         table = loc.set_index("Electrode").reindex(picks)
         coords = table[list(_COORD_COLUMNS)].to_numpy(dtype=float) / 1000.0

@@ -15,7 +15,6 @@ without importing it (``import brainspace`` fails when vtk is missing).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -29,7 +28,7 @@ from brainalign._validation import check_positive
 from brainalign.data._recording import Recording
 from brainalign.data._space import FSAVERAGE_N_VERTICES, Space
 from brainalign.exceptions import DataFormatError
-from brainalign.io._files import require_file
+from brainalign.io._files import read_table, require_file
 
 __all__ = [
     "BRAINSPACE_DATASET",
@@ -95,6 +94,13 @@ def _fetched_dir(dataset: str) -> Path | None:
         return None
 
 
+def _file_sha256(path: Path) -> str:
+    """sha256 of a file (the registry's hash, so readers and fetches agree)."""
+    from brainalign.datasets._download import file_sha256
+
+    return file_sha256(path)
+
+
 def _package_version(package: str) -> str | None:
     try:
         return importlib.metadata.version(package)
@@ -152,14 +158,6 @@ def _locate_dir(
             f"{str(folder / first_file)!r} (a different version?). {fix}"
         )
     return folder, package
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------- nitime
@@ -244,10 +242,7 @@ def read_nitime_event_related(
             expect="the CSV file or an existing folder",
         )
         file = folder / _NITIME_FILE
-    try:
-        table = pd.read_csv(file)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataFormatError(f"{what} at {str(file)!r} is not a readable CSV: {err}") from err
+    table = read_table(file, what)
     columns = [str(c) for c in table.columns]
     expected = ["bold", "events"]
     missing = [c for c in expected if c not in columns]
@@ -311,7 +306,7 @@ def read_nitime_event_related(
     metadata: dict[str, Any] = {
         "dataset": "nitime event-related fMRI (MT)",
         "source_file": str(file),
-        "sha256": _sha256(file),
+        "sha256": _file_sha256(file),
         "units": "percent signal change",
         "tr_source": (
             f"parameter tr={tr:g} s (default {NITIME_TR:g} s from the nitime documentation; "
@@ -545,7 +540,7 @@ def read_brainspace_rest(
     metadata: dict[str, Any] = {
         "dataset": "brainspace resting-state fMRI (fsaverage5)",
         "source_files": {hemi: str(f) for hemi, f in files.items()},
-        "sha256": {hemi: _sha256(f) for hemi, f in files.items()},
+        "sha256": {hemi: _file_sha256(f) for hemi, f in files.items()},
         "header_tr_ms": header_tr,
         "header_tr_trusted": False,
         "tr_source": (

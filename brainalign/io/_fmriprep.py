@@ -9,28 +9,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from brainalign._validation import check_choice
 from brainalign.exceptions import DataFormatError
-from brainalign.io._bids_func import (
+from brainalign.io._bids import (
+    EVENTS_OUTSIDE,
     RAW_ENTITIES,
-    _describe,
-    _inherited,
-    _merged_sidecar,
-    check_mask_shape,
     check_same_tr,
-    events_in_run,
+    describe_entities,
+    filter_runs,
     find_bids_root,
-    header_tr,
-    load_bold,
-    load_nifti,
+    find_func_files,
+    inherited_run_events,
+    merged_sidecar,
     parse_bids_entities,
-    read_events_tsv,
     tr_from_sidecar,
 )
+from brainalign.io._bids_func import check_mask_shape, header_tr, load_bold, load_nifti
 from brainalign.io._files import require_dir, require_file
 
 __all__ = ["read_fmriprep", "read_fmriprep_confounds", "read_fmriprep_runs"]
@@ -169,19 +169,8 @@ def _find_runs(
         pattern = f"*_hemi-L_space-{space}_bold.func.gii"
     else:
         pattern = f"*_space-{space}*_desc-preproc_bold.nii*"
-    files = sorted(sub_dir.glob(f"func/{pattern}")) + sorted(sub_dir.glob(f"ses-*/func/{pattern}"))
-    wanted = {"ses": session, "task": task, "acq": acquisition, "res": res}
-    out = []
-    for f in files:
-        ent = parse_bids_entities(f)
-        if ent.get("space") != space:
-            continue
-        if any(v is not None and ent.get(k) != str(v) for k, v in wanted.items()):
-            continue
-        if run is not None and (ent.get("run") is None or int(ent["run"]) != int(run)):
-            continue
-        out.append(f)
-    return out
+    wanted = {"space": space, "ses": session, "task": task, "acq": acquisition, "res": res}
+    return find_func_files(sub_dir, pattern, wanted, run)
 
 
 def _sibling(path: Path, replace: dict[str, str | None], suffix_ext: str) -> Path:
@@ -259,10 +248,15 @@ def read_fmriprep(
     labels : sequence of str, optional
         Parcel names for ``labels_img``, background first (nilearn's convention).
     atlas_name : str, optional
-        Name of the parcels space (default: the file name of ``labels_img``).
+        Name of the parcels space (default: the file name of ``labels_img``, or
+        ``"<space> parcels"`` for a ``SurfaceLabelsMasker``).
     masker : nilearn masker, optional
-        Volume only. A ready ``NiftiMasker`` / ``NiftiLabelsMasker`` (smoothing,
-        detrending...); exclusive with ``mask_img`` and ``labels_img``.
+        A ready nilearn masker (smoothing, detrending...). Volume: ``NiftiMasker`` /
+        ``NiftiLabelsMasker``, exclusive with ``mask_img`` and ``labels_img``. Surface:
+        ``SurfaceMasker`` / ``SurfaceLabelsMasker``; the mesh is that of its ``mask_img`` /
+        ``labels_img`` (a ``SurfaceImage``), else nilearn's ``load_fsaverage(space)``. A
+        masked surface becomes a ``surface`` space named ``"<space>-masked"`` with the kept
+        vertex indices in ``metadata["surface_vertices"]``; labels become a ``parcels`` space.
     confounds : sequence of str, optional
         A ``load_confounds`` strategy, e.g. ``("motion", "wm_csf")``. When given, the
         selected confounds ``(n_volumes, n_confounds)`` and ``sample_mask`` go into
@@ -270,8 +264,9 @@ def read_fmriprep(
     confounds_kwargs : dict, optional
         Other ``load_confounds`` options (``motion="basic"``, ``fd_threshold``...).
     apply_confounds : bool
-        Regress the confounds out of the data (through the masker for volumes, through
-        :func:`nilearn.signal.clean` for surfaces). ``sample_mask`` is **not** applied:
+        Regress the confounds out of the data (through the masker, or through
+        :func:`nilearn.signal.clean` for surfaces read without one). ``sample_mask`` is
+        **not** applied:
         every volume is kept so that the run stays on a uniform clock; drop or weight the
         flagged volumes downstream with ``metadata["sample_mask"]``.
     raw_root : str or path-like, optional
@@ -296,10 +291,7 @@ def read_fmriprep(
         No ``RepetitionTime``; hemispheres or confounds with another number of volumes than
         the BOLD; events outside the run; a mask on another grid; corrupt files.
     """
-    if events_outside not in ("raise", "drop"):
-        raise ValueError(
-            f"`events_outside` must be one of ['raise', 'drop']; got {events_outside!r}"
-        )
+    check_choice(events_outside, "events_outside", EVENTS_OUTSIDE)
     if bold_file is None:
         if fmriprep_dir is None:
             raise ValueError(
@@ -314,12 +306,12 @@ def read_fmriprep(
             kind = "hemi-L ... .func.gii" if _is_surface_space(space) else "desc-preproc_bold"
             raise FileNotFoundError(
                 f"No fMRIPrep run ({kind}, space-{space}) found in {str(deriv)!r} for "
-                f"{_describe(**entities, res=res)}"
+                f"{describe_entities(**entities, res=res)}"
             )
         if len(files) > 1:
             raise DataFormatError(
                 f"{len(files)} fMRIPrep runs in {str(deriv)!r} match "
-                f"{_describe(**entities, space=space, res=res)}; expected one. Candidates: "
+                f"{describe_entities(**entities, space=space, res=res)}; expected one. Candidates: "
                 f"{[f.name for f in files]}. Add `run`, `session`, `acquisition` or `res`, or "
                 f"use read_fmriprep_runs."
             )
@@ -332,41 +324,34 @@ def read_fmriprep(
     raw = Path(raw_root).expanduser() if raw_root is not None else None
     if raw is not None:
         require_dir(raw, "Raw BIDS dataset (`raw_root`)")
-    if str(bold).endswith(".func.gii") or _is_surface_space(space):
-        for name, value in (("mask_img", mask_img), ("labels_img", labels_img), ("masker", masker)):
-            if value is not None:
-                raise ValueError(
-                    f"`{name}` applies to volume outputs only; got it with the surface space "
-                    f"{space!r}"
-                )
-        return _read_surface(
-            bold,
-            deriv_root=deriv_root,
-            raw_root=raw,
-            space=space,
-            confounds=confounds,
-            confounds_kwargs=confounds_kwargs,
-            apply_confounds=apply_confounds,
-            events_outside=events_outside,
-            trial_type_dicts=trial_type_dicts,
-            sample_point=sample_point,
-        )
-    return _read_volume(
-        bold,
+    opts = _RunOptions(
         deriv_root=deriv_root,
         raw_root=raw,
         space=space,
+        confounds=None if confounds is None else tuple(confounds),
+        confounds_kwargs=dict(confounds_kwargs or {}),
+        apply_confounds=apply_confounds,
+        events_outside=events_outside,
+        trial_type_dicts=trial_type_dicts,
+        sample_point=sample_point,
+    )
+    if str(bold).endswith(".func.gii") or _is_surface_space(space):
+        for name, value in (("mask_img", mask_img), ("labels_img", labels_img)):
+            if value is not None:
+                raise ValueError(
+                    f"`{name}` applies to volume outputs only; got it with the surface space "
+                    f"{space!r}. For surfaces pass `masker` (a nilearn SurfaceMasker or "
+                    f"SurfaceLabelsMasker)."
+                )
+        return _read_surface(bold, opts, masker=masker, atlas_name=atlas_name)
+    return _read_volume(
+        bold,
+        opts,
         mask_img=mask_img,
         labels_img=labels_img,
         labels=labels,
         atlas_name=atlas_name,
         masker=masker,
-        confounds=confounds,
-        confounds_kwargs=confounds_kwargs,
-        apply_confounds=apply_confounds,
-        events_outside=events_outside,
-        trial_type_dicts=trial_type_dicts,
-        sample_point=sample_point,
     )
 
 
@@ -379,7 +364,7 @@ def read_fmriprep_runs(
     acquisition: str | None = None,
     space: str = "MNI152NLin2009cAsym",
     res: str | None = None,
-    runs: Sequence[int | str] | None = None,
+    runs: int | str | Sequence[int | str] | None = None,
     **kwargs: Any,
 ) -> list[Any]:
     """Read every fMRIPrep run of a subject and task (one `Recording` per run).
@@ -406,14 +391,13 @@ def read_fmriprep_runs(
         space=space,
         res=res,
     )
-    if runs is not None:
-        wanted = {int(r) for r in runs}
-        files = [f for f in files if int(parse_bids_entities(f).get("run", -1)) in wanted]
+    files = filter_runs(files, runs)
     if not files:
         raise FileNotFoundError(
             f"No fMRIPrep run (space-{space}) found in {str(deriv)!r} for "
-            f"{_describe(subject=subject, session=session, task=task, acquisition=acquisition)}"
-            f"{f', runs={list(runs)}' if runs is not None else ''}"
+            f"{describe_entities(subject=subject, session=session, task=task)}"
+            f"{f', acquisition={acquisition!r}' if acquisition is not None else ''}"
+            f"{f', runs={runs!r}' if runs is not None else ''}"
         )
     recs = [read_fmriprep(deriv, bold_file=f, space=space, **kwargs) for f in files]
     check_same_tr({r.metadata["source"]["bold"]: r.metadata["RepetitionTime"] for r in recs})
@@ -424,11 +408,11 @@ def _find_tr(
     bold: Path, deriv_root: Path, raw_root: Path | None
 ) -> tuple[float, dict[str, Any], list[Path]]:
     """RepetitionTime: the derivative sidecar, else the raw BIDS sidecar."""
-    sidecar, files = _merged_sidecar(bold, deriv_root, "bold")
+    sidecar, files = merged_sidecar(bold, deriv_root, "bold")
     searched = list(files)
     if "RepetitionTime" not in sidecar and raw_root is not None:
         raw_bold = _raw_bold_path(bold, raw_root)
-        raw_sidecar, raw_files = _merged_sidecar(raw_bold, raw_root, "bold")
+        raw_sidecar, raw_files = merged_sidecar(raw_bold, raw_root, "bold")
         searched += raw_files
         sidecar = {**raw_sidecar, **sidecar}
     if "RepetitionTime" not in sidecar and not searched:
@@ -441,53 +425,121 @@ def _find_tr(
     return tr_from_sidecar(bold, deriv_root, sidecar, searched), sidecar, searched
 
 
-def _events(
+@dataclass(frozen=True)
+class _RunOptions:
+    """The options shared by the volume and the surface readers."""
+
+    deriv_root: Path
+    raw_root: Path | None
+    space: str
+    confounds: tuple[str, ...] | None
+    confounds_kwargs: dict[str, Any]
+    apply_confounds: bool
+    events_outside: str
+    trial_type_dicts: bool | str
+    sample_point: str
+
+
+def _confounds(bold: Any, n_vols: int, opts: _RunOptions) -> tuple[Any, np.ndarray | None]:
+    """``(confounds, sample_mask)`` of the run, or ``(None, None)`` without a strategy."""
+    if opts.confounds is None:
+        if opts.apply_confounds:
+            raise ValueError(
+                "`apply_confounds=True` needs a `confounds` strategy; got confounds=None"
+            )
+        return None, None
+    return read_fmriprep_confounds(bold, opts.confounds, n_volumes=n_vols, **opts.confounds_kwargs)
+
+
+def _recording(
+    data: np.ndarray,
+    space: Any,
+    *,
     bold: Path,
-    raw_root: Path | None,
+    source: dict[str, Any],
     n_vols: int,
     tr: float,
-    events_outside: str,
-    trial_type_dicts: bool | str,
-) -> tuple[Any, Path | None, int, int]:
-    if raw_root is None:
-        return None, None, 0, 0
-    raw_bold = _raw_bold_path(bold, raw_root)
-    files = _inherited(raw_bold, "events", ".tsv", raw_root)
-    if not files:
-        return None, None, 0, 0
-    ev = read_events_tsv(files[-1], trial_type_dicts=trial_type_dicts)
-    n_na = ev.attrs.pop("n_na_duration", 0)
-    ev, n_dropped = events_in_run(
-        ev, start=0.0, stop=n_vols * tr, path=files[-1], events_outside=events_outside
+    sidecar: dict[str, Any],
+    sidecar_files: list[Path],
+    conf: tuple[Any, np.ndarray | None],
+    opts: _RunOptions,
+    **extra: Any,
+) -> Any:
+    """The Recording of one run: events from the raw tree, and the metadata of both readers."""
+    from brainalign.data import Recording
+
+    events, ev_file, n_dropped, n_na = None, None, 0, 0
+    if opts.raw_root is not None:
+        events, ev_file, n_dropped, n_na = inherited_run_events(
+            _raw_bold_path(bold, opts.raw_root),
+            opts.raw_root,
+            stop=n_vols * tr,
+            events_outside=opts.events_outside,
+            trial_type_dicts=opts.trial_type_dicts,
+        )
+    applied = [f"confounds regressed ({opts.confounds})"] if opts.apply_confounds else []
+    metadata = {
+        "source": {
+            "bold": str(bold),
+            **source,
+            "sidecars": [str(f) for f in sidecar_files],
+            "events": None if ev_file is None else str(ev_file),
+            "fmriprep_dir": str(opts.deriv_root),
+            "raw_root": None if opts.raw_root is None else str(opts.raw_root),
+        },
+        "sidecar": sidecar,
+        "RepetitionTime": tr,
+        "SliceTiming": sidecar.get("SliceTiming"),
+        **extra,
+        "n_volumes": n_vols,
+        "confounds": conf[0],
+        "sample_mask": conf[1],
+        "confounds_strategy": opts.confounds,
+        "events_dropped": n_dropped,
+        "events_na_duration_as_zero": n_na,
+        "preprocessing": ["fmriprep", *applied],
+    }
+    ent = parse_bids_entities(bold)
+    return Recording(
+        data=data,
+        sfreq=1.0 / tr,
+        modality="fmri",
+        sample_point=opts.sample_point,
+        events=events,
+        space=space,
+        subject=ent.get("sub"),
+        session=ent.get("ses"),
+        run=ent.get("run"),
+        task=ent.get("task"),
+        metadata=metadata,
     )
-    return ev, files[-1], n_dropped, n_na
+
+
+def _parcels_space(masker: Any, name: str) -> Any:
+    """A parcels space named ``name`` from a fitted labels masker's ``region_names_``."""
+    from brainalign.data import Space
+
+    names = masker.region_names_
+    return Space.parcels([names[i] for i in sorted(names)], name=name)
 
 
 def _read_volume(
     bold: Path,
+    opts: _RunOptions,
     *,
-    deriv_root: Path,
-    raw_root: Path | None,
-    space: str,
     mask_img: Any,
     labels_img: Any,
     labels: Sequence[str] | None,
     atlas_name: str | None,
     masker: Any,
-    confounds: Sequence[str] | None,
-    confounds_kwargs: dict[str, Any] | None,
-    apply_confounds: bool,
-    events_outside: str,
-    trial_type_dicts: bool | str,
-    sample_point: str,
 ) -> Any:
     from nilearn.maskers import NiftiLabelsMasker, NiftiMasker
 
-    from brainalign.data import Recording, Space
+    from brainalign.data import Space
 
     img = load_bold(bold, "fMRIPrep preprocessed BOLD")
     n_vols = int(img.shape[3])
-    tr, sidecar, sidecar_files = _find_tr(bold, deriv_root, raw_root)
+    tr, sidecar, sidecar_files = _find_tr(bold, opts.deriv_root, opts.raw_root)
     given = [n for n, v in (("mask_img", mask_img), ("masker", masker)) if v is not None]
     if masker is not None and labels_img is not None:
         given.append("labels_img")
@@ -524,79 +576,98 @@ def _read_volume(
         # A masker that holds its mask (or atlas) is fitted without images (no mask computed).
         has_mask = getattr(masker, "mask_img", None) is not None
         masker.fit() if has_mask or hasattr(masker, "labels_img") else masker.fit(img)
-    conf_df, sample_mask = None, None
-    if confounds is not None:
-        conf_df, sample_mask = read_fmriprep_confounds(
-            bold, confounds, n_volumes=n_vols, **(confounds_kwargs or {})
-        )
-    elif apply_confounds:
-        raise ValueError("`apply_confounds=True` needs a `confounds` strategy; got confounds=None")
-    data = masker.transform(img, confounds=conf_df if apply_confounds else None)
+    conf = _confounds(bold, n_vols, opts)
+    data = masker.transform(img, confounds=conf[0] if opts.apply_confounds else None)
     if labels_img is not None or isinstance(masker, NiftiLabelsMasker):
-        names = masker.region_names_
-        space_obj = Space.parcels(
-            [names[i] for i in sorted(names)],
-            name=atlas_name or (labels_path.name if labels_path is not None else "parcels"),
-        )
+        default = labels_path.name if labels_path is not None else "parcels"
+        space_obj = _parcels_space(masker, atlas_name or default)
     else:
-        space_obj = Space.volume(masker.mask_img_, name=space)
-    ev, ev_file, n_dropped, n_na = _events(
-        bold, raw_root, n_vols, tr, events_outside, trial_type_dicts
-    )
-    ent = parse_bids_entities(bold)
-    metadata = {
-        "source": {
-            "bold": str(bold),
+        space_obj = Space.volume(masker.mask_img_, name=opts.space)
+    return _recording(
+        data,
+        space_obj,
+        bold=bold,
+        source={
             "mask": None if mask_path is None else str(mask_path),
             "labels_img": None if labels_path is None else str(labels_path),
-            "sidecars": [str(f) for f in sidecar_files],
-            "events": None if ev_file is None else str(ev_file),
-            "fmriprep_dir": str(deriv_root),
-            "raw_root": None if raw_root is None else str(raw_root),
         },
-        "sidecar": sidecar,
-        "RepetitionTime": tr,
-        "SliceTiming": sidecar.get("SliceTiming"),
-        "tr_header": header_tr(img),
-        "n_volumes": n_vols,
-        "confounds": conf_df,
-        "sample_mask": sample_mask,
-        "confounds_strategy": None if confounds is None else tuple(confounds),
-        "events_dropped": n_dropped,
-        "events_na_duration_as_zero": n_na,
-        "preprocessing": ["fmriprep"]
-        + ([f"confounds regressed ({tuple(confounds or ())})"] if apply_confounds else []),
-    }
-    return Recording(
-        data=data,
-        sfreq=1.0 / tr,
-        modality="fmri",
-        sample_point=sample_point,
-        events=ev,
-        space=space_obj,
-        subject=ent.get("sub"),
-        session=ent.get("ses"),
-        run=ent.get("run"),
-        task=ent.get("task"),
-        metadata=metadata,
+        n_vols=n_vols,
+        tr=tr,
+        sidecar=sidecar,
+        sidecar_files=sidecar_files,
+        conf=conf,
+        opts=opts,
+        tr_header=header_tr(img),
     )
+
+
+def _surface_masker_transform(
+    masker: Any, arrays: dict[str, np.ndarray], confounds: Any, space: str, atlas_name: str | None
+) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    """Apply a nilearn ``SurfaceMasker`` / ``SurfaceLabelsMasker`` to the two hemispheres.
+
+    The mesh comes from the masker's mask (or labels) image, else from
+    :func:`nilearn.datasets.load_fsaverage` for the fsaverage spaces.
+    """
+    from nilearn.maskers import SurfaceLabelsMasker, SurfaceMasker
+    from nilearn.surface import SurfaceImage
+
+    from brainalign.data import FSAVERAGE_N_VERTICES, Space
+
+    if not isinstance(masker, (SurfaceMasker, SurfaceLabelsMasker)):
+        raise TypeError(
+            f"`masker` must be a nilearn SurfaceMasker or SurfaceLabelsMasker for the surface "
+            f"space {space!r}; got {type(masker).__name__}"
+        )
+    ref = next(
+        (
+            img
+            for img in (
+                getattr(masker, "mask_img_", None),
+                getattr(masker, "labels_img", None),
+                masker.mask_img,
+            )
+            if img is not None
+        ),
+        None,
+    )
+    if ref is not None:
+        mesh = ref.mesh
+    elif space in FSAVERAGE_N_VERTICES:
+        from nilearn.datasets import load_fsaverage
+
+        mesh = load_fsaverage(space)["pial"]
+    else:
+        raise ValueError(
+            f"`masker` needs a `mask_img` (a SurfaceImage) for the surface space {space!r}: "
+            f"nilearn ships no mesh for it; got a {type(masker).__name__} without one"
+        )
+    for hemi, h in (("left", "L"), ("right", "R")):
+        if mesh.parts[hemi].n_vertices != arrays[h].shape[1]:
+            raise DataFormatError(
+                f"`masker` is on a mesh with {mesh.parts[hemi].n_vertices} {hemi} vertices but "
+                f"the {space!r} BOLD has {arrays[h].shape[1]}; use a mask on the {space} mesh"
+            )
+    img = SurfaceImage(mesh=mesh, data={"left": arrays["L"].T, "right": arrays["R"].T})
+    if not masker.__sklearn_is_fitted__():
+        masker.fit() if ref is not None else masker.fit(img)
+    data = np.asarray(masker.transform(img, confounds=confounds), dtype=np.float32)
+    if isinstance(masker, SurfaceLabelsMasker):
+        return data, _parcels_space(masker, atlas_name or f"{space} parcels"), {}
+    parts = {hemi: np.asarray(masker.mask_img_.data.parts[hemi]).ravel() > 0 for hemi in mesh.parts}
+    vertices = {hemi: np.flatnonzero(m) for hemi, m in parts.items()}
+    n = {hemi: int(v.size) for hemi, v in vertices.items()}
+    full = all(m.all() for m in parts.values())
+    space_obj = Space.surface(space if full else f"{space}-masked", n)
+    return data, space_obj, {} if full else {"surface_vertices": vertices}
 
 
 def _read_surface(
-    left_file: Path,
-    *,
-    deriv_root: Path,
-    raw_root: Path | None,
-    space: str,
-    confounds: Sequence[str] | None,
-    confounds_kwargs: dict[str, Any] | None,
-    apply_confounds: bool,
-    events_outside: str,
-    trial_type_dicts: bool | str,
-    sample_point: str,
+    left_file: Path, opts: _RunOptions, *, masker: Any, atlas_name: str | None
 ) -> Any:
-    from brainalign.data import FSAVERAGE_N_VERTICES, Recording, Space
+    from brainalign.data import FSAVERAGE_N_VERTICES, Space
 
+    space = opts.space
     ent = parse_bids_entities(left_file)
     if ent.get("hemi") not in ("L", "R"):
         raise DataFormatError(
@@ -619,61 +690,39 @@ def _read_surface(
                 f"for space {space!r}; got {arr.shape[1]} (array shape {arr.shape})"
             )
     n_vols = int(arrays["L"].shape[0])
-    tr, sidecar, sidecar_files = _find_tr(files["L"], deriv_root, raw_root)
-    conf_df, sample_mask = None, None
-    data = np.concatenate([arrays["L"], arrays["R"]], axis=1)
-    if confounds is not None:
-        conf_df, sample_mask = read_fmriprep_confounds(
-            [files["L"], files["R"]], confounds, n_volumes=n_vols, **(confounds_kwargs or {})
+    tr, sidecar, sidecar_files = _find_tr(files["L"], opts.deriv_root, opts.raw_root)
+    conf = _confounds([files["L"], files["R"]], n_vols, opts)
+    regress = conf[0] if opts.apply_confounds else None
+    extra: dict[str, Any] = {}
+    if masker is not None:
+        data, space_obj, extra = _surface_masker_transform(
+            masker, arrays, regress, space, atlas_name
         )
-        if apply_confounds:
+    else:
+        data = np.concatenate([arrays["L"], arrays["R"]], axis=1)
+        if regress is not None:
             from nilearn.signal import clean
 
             data = clean(
                 data,
-                confounds=conf_df.to_numpy(),
+                confounds=regress.to_numpy(),
                 detrend=False,
                 standardize=None,
                 standardize_confounds=True,
                 t_r=tr,
             ).astype(np.float32, copy=False)
-    elif apply_confounds:
-        raise ValueError("`apply_confounds=True` needs a `confounds` strategy; got confounds=None")
-    ev, ev_file, n_dropped, n_na = _events(
-        files["L"], raw_root, n_vols, tr, events_outside, trial_type_dicts
-    )
-    metadata = {
-        "source": {
-            "bold": str(files["L"]),
-            "bold_right": str(files["R"]),
-            "sidecars": [str(f) for f in sidecar_files],
-            "events": None if ev_file is None else str(ev_file),
-            "fmriprep_dir": str(deriv_root),
-            "raw_root": None if raw_root is None else str(raw_root),
-        },
-        "sidecar": sidecar,
-        "RepetitionTime": tr,
-        "SliceTiming": sidecar.get("SliceTiming"),
-        "n_volumes": n_vols,
-        "confounds": conf_df,
-        "sample_mask": sample_mask,
-        "confounds_strategy": None if confounds is None else tuple(confounds),
-        "events_dropped": n_dropped,
-        "events_na_duration_as_zero": n_na,
-        "preprocessing": ["fmriprep"]
-        + ([f"confounds regressed ({tuple(confounds or ())})"] if apply_confounds else []),
-    }
-    space_obj = Space.surface(space, {"left": arrays["L"].shape[1], "right": arrays["R"].shape[1]})
-    return Recording(
-        data=data,
-        sfreq=1.0 / tr,
-        modality="fmri",
-        sample_point=sample_point,
-        events=ev,
-        space=space_obj,
-        subject=ent.get("sub"),
-        session=ent.get("ses"),
-        run=ent.get("run"),
-        task=ent.get("task"),
-        metadata=metadata,
+        n = {"left": arrays["L"].shape[1], "right": arrays["R"].shape[1]}
+        space_obj = Space.surface(space, n)
+    return _recording(
+        data,
+        space_obj,
+        bold=files["L"],
+        source={"bold_right": str(files["R"])},
+        n_vols=n_vols,
+        tr=tr,
+        sidecar=sidecar,
+        sidecar_files=sidecar_files,
+        conf=conf,
+        opts=opts,
+        **extra,
     )

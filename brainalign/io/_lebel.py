@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 from brainalign._logging import logger, progress
 from brainalign.data import Recording, Space, validate_events
 from brainalign.exceptions import DataFormatError
-from brainalign.io._files import open_hdf5, require_dir, require_file, require_keys
+from brainalign.io._files import open_hdf5, read_json, require_dir, require_file, require_keys
 from brainalign.io._textgrid import read_textgrid
 
 __all__ = ["LEBEL_DROPPED_TOKENS", "read_lebel"]
@@ -174,13 +173,8 @@ def read_lebel(
         base / "preprocessed_data" / subject, f"preprocessed data of subject {subject}"
     )
     grid_dir = require_dir(base / "TextGrids", "TextGrid folder")
-    respdict_path = require_file(base / "respdict.json", "respdict.json (story lengths in TRs)")
-    try:
-        respdict = json.loads(respdict_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataFormatError(
-            f"respdict.json at {str(respdict_path)!r} is not valid JSON: {err}"
-        ) from err
+    respdict_path = base / "respdict.json"
+    respdict = read_json(respdict_path, "respdict.json (story lengths in TRs)")
     if not isinstance(respdict, dict):
         raise DataFormatError(
             f"respdict.json at {str(respdict_path)!r} must map story -> number of TRs; got a "

@@ -1,4 +1,6 @@
-"""Natural Scenes Dataset (NSD): design, stimulus table, images and single-trial betas.
+"""Natural Scenes Dataset (NSD): design, stimulus table and single-trial betas.
+
+The stimulus images (``nsd_stimuli.hdf5``) are read by :mod:`brainalign.io._nsd_stimuli`.
 
 Conventions (see ``data-formats.md`` §2):
 
@@ -26,22 +28,28 @@ from brainalign._logging import logger, progress
 from brainalign.data._space import FSAVERAGE_N_VERTICES, Space
 from brainalign.data._trialset import TrialSet
 from brainalign.exceptions import DataFormatError
-from brainalign.io._files import open_hdf5, require_dir, require_file, require_keys
+from brainalign.io._files import (
+    file_or_root,
+    open_hdf5,
+    read_table,
+    require_dir,
+    require_file,
+    require_keys,
+)
+from brainalign.io._nsd_stimuli import STIMULI_PATH
 
 __all__ = [
-    "NSDStimuli",
+    "parse_nsd_subject",
     "read_nsd",
     "read_nsd_betas",
     "read_nsd_expdesign",
     "read_nsd_stiminfo",
-    "read_nsd_stimuli",
 ]
 
 PathLike = str | os.PathLike[str]
 
 EXPDESIGN_PATH = "nsddata/experiments/nsd/nsd_expdesign.mat"
 STIMINFO_PATH = "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
-STIMULI_PATH = "nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5"
 #: int16 betas hold percent signal change multiplied by this factor.
 BETA_SCALE = 300.0
 VOLUME_SPACES = ("func1pt8mm", "func1mm")
@@ -51,19 +59,13 @@ _CHUNK_TRIALS = 64  # trials read at once: bounds the memory of masked reads
 
 
 # ---------------------------------------------------------------------------- small helpers
-def _resolve(path: PathLike, relative: str, what: str) -> Path:
-    """A file path, or the NSD root (then ``relative`` inside it)."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        p = p / relative
-    return require_file(p, what)
-
-
-def _subject_number(subject: Any) -> int:
+def parse_nsd_subject(subject: Any, dataset: str = "NSD") -> int:
+    """The subject number 1..8 of ``1``, ``"01"`` or ``"subj01"`` (NSD and Algonauts 2023)."""
     m = re.fullmatch(r"(?:subj)?0*([1-8])", str(subject).strip())
     if m is None:
         raise ValueError(
-            f"`subject` must be an NSD subject 1..8 (e.g. 1, '01' or 'subj01'); got {subject!r}"
+            f"`subject` must be an {dataset} subject 1..8 (e.g. 1, '01' or 'subj01'); got "
+            f"{subject!r}"
         )
     return int(m.group(1))
 
@@ -116,7 +118,7 @@ def read_nsd_expdesign(path: PathLike) -> dict[str, np.ndarray]:
     """
     import scipy.io
 
-    p = _resolve(path, EXPDESIGN_PATH, "NSD design file (nsd_expdesign.mat)")
+    p = file_or_root(path, EXPDESIGN_PATH, "NSD design file (nsd_expdesign.mat)")
     try:
         mat = scipy.io.loadmat(p)
     except NotImplementedError as err:  # MATLAB v7.3 (HDF5) files
@@ -159,6 +161,7 @@ def _design_trials(
     subject: int,
     sessions: list[int],
     trials_per_session: int | None,
+    path: Path,
 ) -> Any:
     """One row per trial of ``sessions`` (presentation order) from the 0-based design."""
     import pandas as pd
@@ -167,17 +170,17 @@ def _design_trials(
     subjectim = design["subjectim"]
     if subject > subjectim.shape[0]:
         raise DataFormatError(
-            f"`subjectim` of the NSD design has {subjectim.shape[0]} subjects; got subject "
-            f"{subject}"
+            f"`subjectim` of the NSD design {str(path)!r} has {subjectim.shape[0]} subjects; "
+            f"got subject {subject}"
         )
     pattern = design.get("stimpattern")
     if pattern is not None:
         counts = pattern.reshape(pattern.shape[0], -1).sum(axis=1)
         if trials_per_session is not None and np.any(counts != trials_per_session):
             raise DataFormatError(
-                f"`trials_per_session`={trials_per_session} disagrees with the design's "
-                f"`stimpattern`, which has {sorted(set(counts.tolist()))} trials per session. "
-                f"Leave `trials_per_session=None` to use the design."
+                f"`trials_per_session`={trials_per_session} disagrees with the `stimpattern` "
+                f"of the NSD design {str(path)!r}, which has {sorted(set(counts.tolist()))} "
+                f"trials per session. Leave `trials_per_session=None` to use the design."
             )
         n_design_sessions = pattern.shape[0]
     else:
@@ -191,15 +194,15 @@ def _design_trials(
     for ses in sessions:
         if ses > n_design_sessions:
             raise DataFormatError(
-                f"`sessions` must lie within the {n_design_sessions} sessions of the NSD design; "
-                f"got session {ses}"
+                f"`sessions` must lie within the {n_design_sessions} sessions of the NSD design "
+                f"{str(path)!r}; got session {ses}"
             )
         n = int(counts[ses - 1])
         trial = offsets[ses - 1] + np.arange(n)
         if trial[-1] >= len(order):
             raise DataFormatError(
-                f"`masterordering` of the NSD design has {len(order)} trials; session {ses} "
-                f"needs trials {trial[0]}..{trial[-1]}"
+                f"`masterordering` of the NSD design {str(path)!r} has {len(order)} trials; "
+                f"session {ses} needs trials {trial[0]}..{trial[-1]}"
             )
         if pattern is not None:
             run, _slot = np.nonzero(pattern[ses - 1])  # row-major: chronological
@@ -245,22 +248,10 @@ def read_nsd_stiminfo(path: PathLike) -> Any:
         ``shared1000`` as bool, ``subjectN``, ``subjectN_repK`` = 1-based trial of the K-th
         presentation or 0), without the unnamed index column of the original file.
     """
-    import pandas as pd
-
-    p = _resolve(path, STIMINFO_PATH, "NSD stimulus table (nsd_stim_info_merged.csv)")
-    try:
-        df = pd.read_csv(p)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataFormatError(
-            f"NSD stimulus table {str(p)!r} is not a readable CSV file: {err}"
-        ) from err
+    what = "NSD stimulus table (nsd_stim_info_merged.csv)"
+    p = file_or_root(path, STIMINFO_PATH, what)
+    df = read_table(p, what, ("nsdId", "cocoId", "shared1000"))
     df = df.drop(columns=[c for c in df.columns if str(c).startswith("Unnamed:")])
-    missing = [c for c in ("nsdId", "cocoId", "shared1000") if c not in df.columns]
-    if missing:
-        raise DataFormatError(
-            f"NSD stimulus table {str(p)!r} lacks the column(s) {missing}; found "
-            f"{list(df.columns)[:20]}"
-        )
     ids = df["nsdId"].to_numpy()
     if not np.issubdtype(ids.dtype, np.integer) or (len(ids) and ids.min() < 0):
         raise DataFormatError(
@@ -280,103 +271,6 @@ def read_nsd_stiminfo(path: PathLike) -> Any:
             )
         df["shared1000"] = conv.astype(bool)
     return df
-
-
-# ---------------------------------------------------------------------------- images
-class NSDStimuli:
-    """Lazy access to ``nsd_stimuli.hdf5['imgBrick']`` by 0-based 73k id.
-
-    Only the requested rows are read. Use it as a context manager, or call :meth:`close`.
-
-    Examples
-    --------
-    >>> with read_nsd_stimuli(nsd_root) as stimuli:  # doctest: +SKIP
-    ...     images = stimuli[[2950, 2990]]  # (2, 425, 425, 3) uint8
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._h5 = open_hdf5(path, "NSD stimuli file (nsd_stimuli.hdf5)")
-        try:
-            require_keys(self._h5, ["imgBrick"], "NSD stimuli file (nsd_stimuli.hdf5)")
-            ds = self._h5["imgBrick"]
-            if ds.ndim != 4 or ds.shape[-1] != 3:
-                raise DataFormatError(
-                    f"`imgBrick` in {str(path)!r} must have shape (n_images, height, width, 3); "
-                    f"got {ds.shape}"
-                )
-        except Exception:
-            self._h5.close()
-            raise
-        self._ds = ds
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """``(n_images, height, width, 3)``."""
-        return tuple(self._ds.shape)
-
-    def __len__(self) -> int:
-        return int(self._ds.shape[0])
-
-    def __getitem__(self, stim_id: Any) -> np.ndarray:
-        """Images by 0-based 73k id: ``(height, width, 3)`` for one id, else ``(n, h, w, 3)``."""
-        ids = np.asarray(stim_id)
-        if ids.ndim == 1 and ids.size == 0:
-            ids = ids.astype(np.int64)
-        if ids.dtype == bool or not np.issubdtype(ids.dtype, np.integer) or ids.ndim > 1:
-            raise TypeError(
-                f"`stim_id` must be an integer 73k id or a 1-D sequence of them; got "
-                f"{type(stim_id).__name__} with dtype {ids.dtype} and shape {ids.shape}"
-            )
-        flat = ids.ravel()
-        bad = flat[(flat < 0) | (flat >= len(self))]
-        if bad.size:
-            raise IndexError(
-                f"`stim_id` must be 0-based 73k ids in [0, {len(self)}); got {int(bad[0])} "
-                f"(the design's 1-based ids must be decremented)"
-            )
-        # h5py reads fancy indices only when sorted and unique
-        uniq, inverse = np.unique(flat, return_inverse=True)
-        if not uniq.size:
-            return np.empty((0, *self.shape[1:]), dtype=self._ds.dtype)
-        block = self._ds[uniq.tolist()]
-        out = np.asarray(block)[inverse.ravel()]
-        return out[0] if ids.ndim == 0 else out
-
-    def get(self, stim_id: int) -> np.ndarray:
-        """One image ``(height, width, 3)`` uint8 (the ``StimulusStore`` protocol)."""
-        return self[int(stim_id)]
-
-    def close(self) -> None:
-        """Close the HDF5 file."""
-        self._h5.close()
-
-    def __enter__(self) -> NSDStimuli:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"NSDStimuli({str(self.path)!r}, shape={self.shape})"
-
-
-def read_nsd_stimuli(path: PathLike) -> NSDStimuli:
-    """Open ``nsd_stimuli.hdf5`` for lazy access to images by 0-based 73k id.
-
-    Parameters
-    ----------
-    path : path-like
-        The HDF5 file, or the NSD root (``nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5``).
-
-    Returns
-    -------
-    stimuli : NSDStimuli
-        ``stimuli[ids]`` reads ``imgBrick[ids]``: uint8 ``(n, 425, 425, 3)`` in the real file.
-        Nothing is read until indexed. Close it (or use ``with``) when done.
-    """
-    p = _resolve(path, STIMULI_PATH, "NSD stimuli file (nsd_stimuli.hdf5)")
-    return NSDStimuli(p)
 
 
 # ---------------------------------------------------------------------------- betas
@@ -663,11 +557,12 @@ def read_nsd(
         and ``trial_in_run`` (0-based), ``subject_image_index`` (0-based 10k index),
         ``stim_id`` = ``nsd_id`` (0-based 73k id, the ``nsdId`` of the stimulus table and the
         row of ``imgBrick``), ``repetition`` (0, 1, 2: earlier presentations of the image),
-        ``coco_id``, ``coco_split``, ``shared1000``. ``space`` is a volume (with the mask and
-        affine) or a surface space; with a surface mask, ``metadata["fsaverage_vertices"]``
-        holds the kept vertex indices per hemisphere. The canonical split (BERG,
-        brain-diffuser) trains on ``~shared1000`` and tests on ``shared1000`` averaged over
-        repetitions (:meth:`TrialSet.average_repeats`).
+        ``coco_id``, ``coco_split``, ``is_shared`` (one of the 1,000 images shown to every
+        subject: ``shared1000`` of the table) and ``split``: the canonical split (BERG,
+        brain-diffuser), ``"train"`` for the subject's own images and ``"test"`` for the shared
+        ones (average their repetitions with :meth:`TrialSet.average_repeats`). ``space`` is a
+        volume (with the mask and affine) or a surface space; with a surface mask,
+        ``metadata["fsaverage_vertices"]`` holds the kept vertex indices per hemisphere.
 
     Raises
     ------
@@ -679,7 +574,7 @@ def read_nsd(
     from brainalign._validation import check_choice
 
     root = require_dir(nsd_root, "NSD root")
-    subj = _subject_number(subject)
+    subj = parse_nsd_subject(subject)
     check_choice(space, "space", SPACES)
     allowed = ("mgh",) if space == "fsaverage" else ("hdf5", "nifti")
     fmt = allowed[0] if fmt is None else fmt
@@ -695,8 +590,8 @@ def read_nsd(
     pattern = re.compile(rf"{re.escape(prefix)}betas_session(\d+){re.escape(_FORMATS[fmt])}")
     found = sorted(int(m.group(1)) for f in betas_dir.iterdir() if (m := pattern.fullmatch(f.name)))
     sessions = _sessions(sessions, found, betas_dir)
-    trials = _design_trials(design, subj, sessions, trials_per_session)
-    trials = _join_stiminfo(trials, stiminfo, design, subj)
+    trials = _design_trials(design, subj, sessions, trials_per_session, root / EXPDESIGN_PATH)
+    trials = _join_stiminfo(trials, stiminfo, design, subj, root)
 
     vol_mask, mask_img, surf_mask = None, None, None
     if mask is not None and space == "fsaverage":
@@ -792,29 +687,34 @@ def read_nsd(
     )
 
 
-def _join_stiminfo(trials: Any, stiminfo: Any, design: dict[str, np.ndarray], subj: int) -> Any:
+def _join_stiminfo(
+    trials: Any, stiminfo: Any, design: dict[str, np.ndarray], subj: int, root: Path
+) -> Any:
     """Add COCO ids and the shared flag; check the table against the design."""
+    table_path, design_path = str(root / STIMINFO_PATH), str(root / EXPDESIGN_PATH)
     table = stiminfo.set_index("nsdId")
     ids = trials["stim_id"].to_numpy()
     absent = np.setdiff1d(ids, table.index.to_numpy())
     if absent.size:
         raise DataFormatError(
-            f"the NSD stimulus table lacks the 73k id(s) {absent[:5].tolist()} shown to "
-            f"subj{subj:02d}; is the table complete (73,000 rows)?"
+            f"the NSD stimulus table {table_path!r} lacks the 73k id(s) "
+            f"{absent[:5].tolist()} shown to subj{subj:02d} by the design {design_path!r}; is "
+            f"the table complete (73,000 rows)?"
         )
     rows = table.loc[ids]
     trials["coco_id"] = rows["cocoId"].to_numpy()
     if "cocoSplit" in rows.columns:
         trials["coco_split"] = rows["cocoSplit"].to_numpy()
-    trials["shared1000"] = rows["shared1000"].to_numpy(dtype=bool)
+    trials["is_shared"] = rows["shared1000"].to_numpy(dtype=bool)
+    trials["split"] = np.where(trials["is_shared"].to_numpy(), "test", "train")
     if "sharedix" in design:
         expect = np.isin(ids, design["sharedix"])
-        if np.any(expect != trials["shared1000"].to_numpy()):
-            i = int(np.flatnonzero(expect != trials["shared1000"].to_numpy())[0])
+        if np.any(expect != trials["is_shared"].to_numpy()):
+            i = int(np.flatnonzero(expect != trials["is_shared"].to_numpy())[0])
             raise DataFormatError(
-                f"`shared1000` of the NSD stimulus table disagrees with `sharedix` of the "
-                f"design for 73k id {int(ids[i])} (table: {bool(trials['shared1000'].iat[i])}, "
-                f"design: {bool(expect[i])})"
+                f"`shared1000` of the NSD stimulus table {table_path!r} disagrees with "
+                f"`sharedix` of the design {design_path!r} for 73k id {int(ids[i])} (table: "
+                f"{bool(trials['is_shared'].iat[i])}, design: {bool(expect[i])})"
             )
     # subjectN_repK holds the 1-based trial of the K-th presentation: check our indexing
     for rep in range(3):
@@ -829,9 +729,9 @@ def _join_stiminfo(trials: Any, stiminfo: Any, design: dict[str, np.ndarray], su
         if np.any(got != expected):
             i = int(np.flatnonzero(got != expected)[0])
             raise DataFormatError(
-                f"`{col}` of the NSD stimulus table disagrees with the design: 73k id "
-                f"{int(ids[sel][i])} is presented at 1-based trial {int(expected[i])} according "
-                f"to `masterordering`, the table says {int(got[i])}. Do the two files come from "
-                f"the same NSD release?"
+                f"`{col}` of the NSD stimulus table {table_path!r} disagrees with the design "
+                f"{design_path!r}: 73k id {int(ids[sel][i])} is presented at 1-based trial "
+                f"{int(expected[i])} according to `masterordering`, the table says "
+                f"{int(got[i])}. Do the two files come from the same NSD release?"
             )
     return trials

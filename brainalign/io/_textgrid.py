@@ -130,6 +130,20 @@ def _check_interval(path: Path, tier: str, k: int, xmin: float, xmax: float) -> 
         )
 
 
+def _tier_header(stream: _Stream, t: int) -> tuple[str, str]:
+    """Class and name of tier ``t`` (0-based); its xmin and xmax are read and not used."""
+    cls = stream.string(f"the class of tier {t + 1}")
+    name = stream.string(f"the name of tier {t + 1}")
+    stream.number(f"the xmin of tier {name!r}")
+    stream.number(f"the xmax of tier {name!r}")
+    if cls not in (_INTERVAL_TIER, _POINT_TIER):
+        raise DataFormatError(
+            f"TextGrid {str(stream.path)!r}: tier {t + 1} must be an 'IntervalTier' or a "
+            f"'TextTier'; got class {cls!r}"
+        )
+    return cls, name
+
+
 def _parse_ootext(stream: _Stream) -> tuple[float, float, list[dict[str, Any]]]:
     """Long and short "ooTextFile" formats (same value stream)."""
     path = stream.path
@@ -139,10 +153,7 @@ def _parse_ootext(stream: _Stream) -> tuple[float, float, list[dict[str, Any]]]:
     n_tiers = stream.integer("the number of tiers") if exists == "<exists>" else 0
     tiers = []
     for t in range(n_tiers):
-        cls = stream.string(f"the class of tier {t + 1}")
-        name = stream.string(f"the name of tier {t + 1}")
-        stream.number(f"the xmin of tier {name!r}")
-        stream.number(f"the xmax of tier {name!r}")
+        cls, name = _tier_header(stream, t)
         n_items = stream.integer(f"the number of items of tier {name!r}")
         rows = []
         if cls == _INTERVAL_TIER:
@@ -152,16 +163,11 @@ def _parse_ootext(stream: _Stream) -> tuple[float, float, list[dict[str, Any]]]:
                 text = stream.string(f"text of interval {k + 1} of tier {name!r}")
                 _check_interval(path, name, k, a, b)
                 rows.append((a, b - a, text))
-        elif cls == _POINT_TIER:
+        else:  # _POINT_TIER
             for k in range(n_items):
                 a = stream.number(f"time of point {k + 1} of tier {name!r}")
                 text = stream.string(f"mark of point {k + 1} of tier {name!r}")
                 rows.append((a, 0.0, text))
-        else:
-            raise DataFormatError(
-                f"TextGrid {str(path)!r}: tier {t + 1} must be an 'IntervalTier' or a "
-                f"'TextTier'; got class {cls!r}"
-            )
         tiers.append({"name": name, "class": cls, "rows": rows})
     return xmin, xmax, tiers
 
@@ -174,15 +180,7 @@ def _parse_chronological(stream: _Stream) -> tuple[float, float, list[dict[str, 
     n_tiers = stream.integer("the number of tiers")
     tiers = []
     for t in range(n_tiers):
-        cls = stream.string(f"the class of tier {t + 1}")
-        name = stream.string(f"the name of tier {t + 1}")
-        stream.number(f"the xmin of tier {name!r}")
-        stream.number(f"the xmax of tier {name!r}")
-        if cls not in (_INTERVAL_TIER, _POINT_TIER):
-            raise DataFormatError(
-                f"TextGrid {str(path)!r}: tier {t + 1} must be an 'IntervalTier' or a "
-                f"'TextTier'; got class {cls!r}"
-            )
+        cls, name = _tier_header(stream, t)
         tiers.append({"name": name, "class": cls, "rows": []})
     while not stream.exhausted:
         k = stream.integer("a tier number")

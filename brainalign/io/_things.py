@@ -12,7 +12,7 @@ from brainalign._logging import logger
 from brainalign._validation import check_choice
 from brainalign.data import Space, TrialSet
 from brainalign.exceptions import DataFormatError
-from brainalign.io._files import require_file
+from brainalign.io._files import load_npy, require_file
 
 __all__ = ["read_things_eeg2", "read_things_meg"]
 
@@ -50,15 +50,7 @@ def _find_eeg2_file(root: Path, sub: str, partition: str) -> Path:
 
 
 def _load_pickled_dict(path: Path, what: str) -> dict[str, Any]:
-    try:
-        obj = np.load(path, allow_pickle=True)
-    except Exception as err:  # numpy raises ValueError, OSError or UnpicklingError
-        raise DataFormatError(
-            f"{what} at {str(path)!r} is not a readable .npy file (corrupt or truncated?): "
-            f"{type(err).__name__}: {err}"
-        ) from err
-    if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
-        obj = obj.item()
+    obj = load_npy(path, what, allow_pickle=True)
     if not isinstance(obj, dict):
         desc = f"an array of shape {obj.shape}" if isinstance(obj, np.ndarray) else type(obj)
         raise DataFormatError(

@@ -19,6 +19,16 @@ def test_list_prints_a_row_per_dataset(capsys):
     assert "package" in rows["nitime-mt-fmri"] and "85 KB" in rows["nitime-mt-fmri"]
 
 
+def test_list_shows_every_licence_and_citation_in_full(capsys):
+    assert main(["datasets", "list"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert len(rows) >= 12
+    for name, line in rows.items():
+        spec = get_dataset_spec(name)
+        assert spec.licence in line, (name, spec.licence)
+        assert spec.citation_short in line, (name, spec.citation_short)
+
+
 def test_list_by_modality(capsys):
     assert main(["datasets", "list", "--modality", "ieeg"]) == 0
     out = capsys.readouterr().out.splitlines()

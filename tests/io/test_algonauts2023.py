@@ -97,7 +97,8 @@ def test_read_algonauts2023_file_errors(a23_copy):
     np.save(rh, truth[("train", "rh")][:5])
     with pytest.raises(
         DataFormatError,
-        match=r"lh and rh responses must have as many images; got lh \(6, 5\), rh \(5, 4\)",
+        match=r"lh and rh responses in .*training_fmri. must have as many images \(rows\); "
+        r"got lh \(6, 5\), rh \(5, 4\)",
     ):
         read_algonauts2023(root, 1)
     np.save(rh, truth[("train", "rh")])
@@ -157,4 +158,23 @@ def test_read_algonauts2023_mask_errors(a23_copy):
     assert read_algonauts2023(root, 1, rois=False).n_targets == 9
     shutil.rmtree(root / ROI)
     with pytest.raises(FileNotFoundError, match="roi_masks folder of subj01 not found"):
+        read_algonauts2023(root, 1, rois=False)
+
+
+def test_read_algonauts2023_image_id_and_hemisphere_errors(a23_copy):
+    root, truth = a23_copy
+    images = root / TRAIN_IMAGES
+    first, second = (f"train-{i:04d}_nsd-{int(truth['train_ids'][i - 1]):05d}.png" for i in (1, 2))
+    repeated = images / f"train-0002_nsd-{int(truth['train_ids'][0]):05d}.png"
+    (images / second).rename(repeated)  # image 2 named with the 73k id of image 1
+    with pytest.raises(
+        DataFormatError,
+        match=rf"must show distinct 73k ids; got nsd-{int(truth['train_ids'][0]):05d} twice",
+    ):
+        read_algonauts2023(root, 1)
+    repeated.rename(images / second)
+    assert (images / first).is_file()
+    mask = root / ROI / "rh.all-vertices_fsaverage_space.npy"
+    np.save(mask, np.concatenate([np.load(mask), np.zeros(3, int)]))
+    with pytest.raises(DataFormatError, match=r"same length for lh and rh .*got 30 and 33"):
         read_algonauts2023(root, 1, rois=False)

@@ -109,6 +109,10 @@ def test_read_algonauts2025_selection_and_no_stimuli(a25):
     ]
     figs = read_algonauts2025(root, 1, "movie10", movies=["figures"], n_parcels=10)
     assert [r.run for r in figs] == ["1", "2"]
+    # a single movie or season need not be wrapped in a list
+    one = read_algonauts2025(root, 1, "movie10", movies="figures", n_parcels=10)
+    assert [(r.task, r.run) for r in one] == [(r.task, r.run) for r in figs]
+    assert [r.task for r in read_algonauts2025(root, 1, seasons=2, n_parcels=10)] == ["s02e03a"]
     bare = read_algonauts2025(
         root, 1, episodes=["s01e01a"], movies_dir=None, transcripts_dir=None, n_parcels=10
     )[0]

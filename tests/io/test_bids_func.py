@@ -212,6 +212,9 @@ def test_read_bids_func_runs_shared_mask(ds):
         np.testing.assert_array_equal(rec.data, ds["data"][run][rec.space.mask].T)
     only2 = read_bids_func_runs(ds["root"], "01", "story", runs=[2])
     assert [r.run for r in only2] == ["2"]
+    assert [r.run for r in read_bids_func_runs(ds["root"], "01", "story", runs=2)] == ["2"]
+    with pytest.raises(FileNotFoundError, match=r"No BOLD run found .*runs=7"):
+        read_bids_func_runs(ds["root"], "01", "story", runs=7)
     with pytest.raises(FileNotFoundError, match=r"No BOLD run found .*runs=\[7\]"):
         read_bids_func_runs(ds["root"], "01", "story", runs=[7])
 
@@ -251,6 +254,19 @@ def test_events_outside_run(tmp_path, mask_path):
     assert rec.events["onset"].tolist() == [1.0] and rec.metadata["events_dropped"] == 2
     with pytest.raises(ValueError, match="`events_outside` must be one of"):
         read_bids_func(out["bold"][1], mask_img=mask_path, events_outside="crop")
+
+
+def test_events_outside_run_names_the_file_row_of_unsorted_events(tmp_path, mask_path):
+    # BIDS rows need not be sorted; the reader sorts them, the message names the file's row.
+    ev = pd.DataFrame({"onset": [3.0, 55.0, 1.0], "duration": [1.0, 1.0, 1.0]})
+    out = make_bids_func(tmp_path / "ds", events=ev)
+    with pytest.raises(
+        DataFormatError, match=r"run-1_events.tsv'.*1 event\(s\) outside, .*onset 55 s \(row 1\)"
+    ):
+        read_bids_func(out["bold"][1], mask_img=mask_path)
+    rec = read_bids_func(out["bold"][1], mask_img=mask_path, events_outside="drop")
+    assert rec.events["onset"].tolist() == [1.0, 3.0]
+    assert "tsv_rows" not in rec.events.attrs and "n_na_duration" not in rec.events.attrs
 
 
 def test_malformed_events(tmp_path, mask_path):

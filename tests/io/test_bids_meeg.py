@@ -160,16 +160,18 @@ def test_meg_clock_and_dict_trial_types(meg):
     idx = np.searchsorted(rec.times, ev["onset"].to_numpy())
     np.testing.assert_array_equal(np.unique(idx), np.unique(meg["spikes"]))
     assert (rec.data[idx, 0] > 1e-10).all()
-    # "auto": every trial_type is a dict literal → type is its `kind`.
+    # "auto": every trial_type is a dict literal → type is its `kind`, one column per key
+    # (MEG-MASC: one row per word or phoneme, with its annotations).
     kinds = [d["kind"] for d in masc_trial_types()]
     assert sorted(ev["type"]) == sorted(kinds)
-    assert "word" not in ev.columns  # not expanded by default
+    by_type = ev.set_index("type")
+    assert by_type.loc["word", "word"] == "tara"
+    assert by_type.loc["sound", "sound"].endswith("lw1_0.wav")
+    assert set(by_type.loc["phoneme", "phoneme"]) == {"t_B", "a_E"}
+    assert (by_type["story"] == "lw1").all() and by_type.loc["sound", "start"] == 0.0
 
-    rec = read_bids_meeg(meg["bids_path"], trial_type_dicts="expand")
-    ev = rec.events.set_index("type")
-    assert ev.loc["word", "word"] == "tara" and ev.loc["sound", "sound"].endswith("lw1_0.wav")
-    assert set(ev.loc["phoneme", "phoneme"]) == {"t_B", "a_E"}
-    assert (ev["story"] == "lw1").all() and ev.loc["sound", "start"] == 0.0
+    rec = read_bids_meeg(meg["bids_path"], trial_type_dicts=True)  # kind only
+    assert sorted(rec.events["type"]) == sorted(kinds) and "word" not in rec.events.columns
     rec = read_bids_meeg(meg["bids_path"], trial_type_dicts=False, picks="all")
     assert rec.events["type"].str.startswith("{'kind'").all()
     assert rec.n_targets == 6
@@ -231,11 +233,14 @@ def test_corrupt_recording(meg):
 
 
 def test_readers_import_lightly():
+    """Every reader module imports without nibabel, nilearn, mne, mne-bids or h5py."""
     code = (
-        "import sys, brainalign.io, brainalign.io._bids_func, brainalign.io._fmriprep, "
-        "brainalign.io._bids_meeg\n"
-        "heavy = [m for m in ('nibabel', 'nilearn', 'mne', 'mne_bids', 'h5py') if m in sys.modules]\n"
-        "assert not heavy, heavy"
+        "import importlib, sys, brainalign.io\n"
+        "for m in sorted(set(brainalign.io._READERS.values()) | {'_files', '_bids'}):\n"
+        "    importlib.import_module('brainalign.io.' + m)\n"
+        "heavy = ('nibabel', 'nilearn', 'mne', 'mne_bids', 'h5py')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
+        "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

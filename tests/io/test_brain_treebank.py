@@ -96,6 +96,8 @@ def test_window_picks_and_options(tmp_path):
     assert out["before"] > 0 and out["after"] > 0
     assert rec.metadata["words"]["in_run"].sum() == len(ev)
 
+    one = read_brain_treebank(tmp_path, 1, 0, electrodes="T1b_2", tmax=0.01)
+    assert one.space.labels == ["T1b2"]  # a single label, not its characters
     every = read_brain_treebank(
         tmp_path, 1, 0, drop_corrupted=False, drop_triggers=False, coordinates=False
     )
@@ -220,4 +222,13 @@ def test_errors(tmp_path):
 
     (tmp_path / "corrupted_elec.json").unlink()
     with pytest.raises(FileNotFoundError, match=r"corrupted_elec\.json not found"):
+        read_brain_treebank(tmp_path, 1, 0)
+
+
+def test_no_electrode_left(tmp_path):
+    make_brain_treebank(tmp_path)
+    labels_file = tmp_path / "electrode_labels" / "sub_1" / "electrode_labels.json"
+    labels = json.loads(labels_file.read_text())
+    (tmp_path / "corrupted_elec.json").write_text(json.dumps({"sub_1": labels}))
+    with pytest.raises(ValueError, match="No electrode left to read for sub_1: all were dropped"):
         read_brain_treebank(tmp_path, 1, 0)

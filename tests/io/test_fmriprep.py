@@ -189,6 +189,102 @@ def test_surface_confounds_applied(tree):
         read_fmriprep(tree["deriv"], "01", "story", space="fsaverage5", mask_img=tree["mask"][1])
 
 
+def _fsaverage5_image(data):
+    from nilearn.datasets import load_fsaverage
+    from nilearn.surface import SurfaceImage
+
+    return SurfaceImage(mesh=load_fsaverage("fsaverage5")["pial"], data=data)
+
+
+def test_surface_masker_keeps_the_masked_vertices(tree):
+    from nilearn.maskers import SurfaceMasker
+
+    left, right = tree["surf"][1]["L"][1], tree["surf"][1]["R"][1]
+    keep = {"left": np.zeros(10242, bool), "right": np.zeros(10242, bool)}
+    keep["left"][:30] = True
+    keep["right"][[5, 100, 2000]] = True
+    masker = SurfaceMasker(mask_img=_fsaverage5_image(keep), standardize=None)
+    rec = read_fmriprep(
+        tree["deriv"], "01", "story", space="fsaverage5", masker=masker, raw_root=tree["root"]
+    )
+    expected = np.concatenate([left[:, :30], right[:, [5, 100, 2000]]], axis=1)
+    np.testing.assert_array_equal(rec.data, expected)
+    assert rec.space.kind == "surface" and rec.space.name == "fsaverage5-masked"
+    assert rec.space.hemi_slices == {"left": slice(0, 30), "right": slice(30, 33)}
+    np.testing.assert_array_equal(rec.metadata["surface_vertices"]["right"], [5, 100, 2000])
+    np.testing.assert_allclose(rec.events["onset"], default_events()["onset"])
+    # An unmasked SurfaceMasker, fitted on the run, gives every vertex of fsaverage5.
+    full = read_fmriprep(
+        tree["deriv"], "01", "story", space="fsaverage5", masker=SurfaceMasker(standardize=None)
+    )
+    np.testing.assert_array_equal(full.data, np.concatenate([left, right], axis=1))
+    assert full.space.name == "fsaverage5" and "surface_vertices" not in full.metadata
+
+
+def test_surface_labels_masker_and_confounds(tree):
+    from nilearn.maskers import SurfaceLabelsMasker
+
+    left, right = tree["surf"][1]["L"][1], tree["surf"][1]["R"][1]
+    lab = {"left": np.zeros(10242, np.int32), "right": np.zeros(10242, np.int32)}
+    lab["left"][:20], lab["left"][20:50], lab["right"][:10] = 1, 2, 1
+    masker = SurfaceLabelsMasker(labels_img=_fsaverage5_image(lab), standardize=None)
+    rec = read_fmriprep(
+        tree["deriv"], "01", "story", space="fsaverage5", masker=masker, atlas_name="toy"
+    )
+    parcel1 = np.concatenate([left[:, :20], right[:, :10]], axis=1).mean(axis=1)
+    np.testing.assert_allclose(rec.data[:, 0], parcel1, rtol=1e-5)
+    np.testing.assert_allclose(rec.data[:, 1], left[:, 20:50].mean(axis=1), rtol=1e-5)
+    assert rec.space.kind == "parcels" and rec.space.name == "toy"
+    assert rec.space.labels == ["1", "2"]
+    # Confounds are regressed by the masker, as nilearn does it.
+    rec = read_fmriprep(
+        tree["deriv"],
+        "01",
+        "story",
+        space="fsaverage5",
+        masker=SurfaceLabelsMasker(labels_img=_fsaverage5_image(lab), standardize=None),
+        confounds=("motion",),
+        confounds_kwargs={"motion": "basic"},
+        apply_confounds=True,
+    )
+    img = _fsaverage5_image({"left": left.T, "right": right.T})
+    ref = SurfaceLabelsMasker(labels_img=_fsaverage5_image(lab), standardize=None).fit()
+    expected = ref.transform(img, confounds=rec.metadata["confounds"])
+    np.testing.assert_allclose(rec.data, expected, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(rec.data[:, 0], parcel1)
+    assert rec.space.name == "fsaverage5 parcels"
+
+
+def test_surface_masker_errors(tree, tmp_path):
+    from nilearn.maskers import NiftiMasker, SurfaceMasker
+    from nilearn.surface import InMemoryMesh, PolyMesh, SurfaceImage
+
+    with pytest.raises(
+        TypeError, match=r"`masker` must be a nilearn SurfaceMasker .* got NiftiMasker"
+    ):
+        read_fmriprep(tree["deriv"], "01", "story", space="fsaverage5", masker=NiftiMasker())
+    tiny = InMemoryMesh(
+        coordinates=np.eye(3, dtype=float), faces=np.array([[0, 1, 2]], dtype=np.int32)
+    )
+    mask = SurfaceImage(
+        mesh=PolyMesh(left=tiny, right=tiny), data={"left": np.ones(3), "right": np.ones(3)}
+    )
+    with pytest.raises(
+        DataFormatError,
+        match=r"mesh with 3 left vertices but the 'fsaverage5' BOLD has 10242",
+    ):
+        read_fmriprep(
+            tree["deriv"],
+            "01",
+            "story",
+            space="fsaverage5",
+            masker=SurfaceMasker(mask_img=mask, standardize=None),
+        )
+    make_fmriprep(tmp_path / "fp", surface="fsnative", n_vertices=642)
+    with pytest.raises(ValueError, match=r"needs a `mask_img` .* surface space 'fsnative'"):
+        read_fmriprep(tmp_path / "fp", "01", "story", space="fsnative", masker=SurfaceMasker())
+
+
 def test_surface_tr_from_raw_sidecar(tmp_path):
     make_bids_func(tmp_path / "ds", events=None)
     deriv = tmp_path / "ds" / "derivatives" / "fmriprep"

@@ -179,7 +179,10 @@ def test_errors(tmp_path):
         read_lebel(tmp_path, "UTS01", "adollshouse")
 
     (deriv / "respdict.json").write_text("{not json")
-    with pytest.raises(DataFormatError, match=r"respdict\.json at .* is not valid JSON"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"respdict\.json \(story lengths in TRs\) at .*respdict\.json. is not valid JSON",
+    ):
         read_lebel(tmp_path, "UTS01", "adollshouse")
     (deriv / "respdict.json").unlink()
     with pytest.raises(
@@ -193,3 +196,12 @@ def test_errors(tmp_path):
     (empty / "derivative" / "respdict.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match=r"No preprocessed story found: expected files"):
         read_lebel(empty, "UTS01")
+
+
+def test_respdict_must_be_a_mapping(tmp_path):
+    make_lebel(tmp_path)
+    (tmp_path / "derivative" / "respdict.json").write_text("[311, 291]")
+    with pytest.raises(
+        DataFormatError, match=r"respdict\.json at .* must map story -> number of TRs; got a list"
+    ):
+        read_lebel(tmp_path, "UTS01", "wheretheressmoke")

@@ -123,7 +123,10 @@ def test_read_nsd_round_trip(nsd, fmt):
     np.testing.assert_array_equal(t["repetition"], rep)
     np.testing.assert_array_equal(t["session"], np.repeat([1, 2], truth["tps"]))
     np.testing.assert_array_equal(t["coco_id"], truth["cocoId"][stim])
-    np.testing.assert_array_equal(t["shared1000"], np.isin(stim, truth["shared"]))
+    shared = np.isin(stim, truth["shared"])
+    assert shared.any() and not shared.all()
+    np.testing.assert_array_equal(t["is_shared"], shared)
+    np.testing.assert_array_equal(t["split"], np.where(shared, "test", "train"))
     np.testing.assert_array_equal(t["subject_image_index"], truth["masterordering"][trial])
     # runs from stimpattern: 1-based, in order, trials_per_run each
     runs = t.loc[t["session"] == 1, "run"].to_numpy()
@@ -227,14 +230,17 @@ def test_read_nsd_parameter_errors(nsd):
     with pytest.raises(FileNotFoundError, match=r"NSD betas file not found.*betas_session03\.hdf5"):
         read_nsd(root, 1, sessions=[3])  # in the design, not on disk
     with pytest.raises(
-        DataFormatError, match=r"within the 3 sessions of the NSD design; got session 4"
+        DataFormatError,
+        match=r"within the 3 sessions of the NSD design '.*nsd_expdesign\.mat'; got session 4",
     ):
         read_nsd(root, 1, sessions=[4])
     with pytest.raises(FileNotFoundError, match=r"NSD betas folder \(func1pt8mm.*not found"):
         read_nsd(root, 2)
     with pytest.raises(FileNotFoundError, match=r"NSD mask 'prf-visualrois' not found"):
         read_nsd(root, 1, mask="prf-visualrois")
-    with pytest.raises(DataFormatError, match=r"`trials_per_session`=750 disagrees"):
+    with pytest.raises(
+        DataFormatError, match=r"`trials_per_session`=750 disagrees .*nsd_expdesign\.mat'"
+    ):
         read_nsd(root, 1, trials_per_session=750)
 
 
@@ -311,13 +317,18 @@ def test_read_nsd_design_and_table_errors(nsd_copy):
     bad.to_csv(csv)
     with pytest.raises(
         DataFormatError,
-        match=r"`subject1_rep1` of the NSD stimulus table disagrees with the design",
+        match=r"`subject1_rep1` of the NSD stimulus table '.*nsd_stim_info_merged\.csv' "
+        r"disagrees with the design '.*nsd_expdesign\.mat': 73k id \d+ is presented at "
+        r"1-based trial \d+",
     ):
         read_nsd(root, 1)
     bad = table.copy()
     bad["shared1000"] = False
     bad.to_csv(csv)
-    with pytest.raises(DataFormatError, match=r"`shared1000` .* disagrees with `sharedix`"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"`shared1000` .*merged\.csv' disagrees with `sharedix` .*nsd_expdesign\.mat'",
+    ):
         read_nsd(root, 1)
     bad = table.copy()
     bad["shared1000"] = "maybe"
@@ -325,7 +336,9 @@ def test_read_nsd_design_and_table_errors(nsd_copy):
     with pytest.raises(DataFormatError, match=r"`shared1000` .* must be boolean.*'maybe'"):
         read_nsd_stiminfo(csv)
     table.iloc[:5].to_csv(csv)
-    with pytest.raises(DataFormatError, match=r"lacks the 73k id\(s\)"):
+    with pytest.raises(
+        DataFormatError, match=r"table '.*nsd_stim_info_merged\.csv' lacks the 73k id\(s\)"
+    ):
         read_nsd(root, 1)
 
 
@@ -368,3 +381,53 @@ def test_read_nsd_zscore_constant_target_and_corrupt_mgh(nsd_copy):
     (mgh / "rh.betas_session02.mgh").write_bytes(b"garbage" * 20)
     with pytest.raises(DataFormatError, match=r"rh\.betas_session02\.mgh' is not a readable image"):
         read_nsd(root, 1, space="fsaverage", sessions=[2])
+
+
+def test_read_nsd_index_and_table_content_errors(nsd_copy, tmp_path):
+    import h5py
+    import nibabel as nib
+    import pandas as pd
+    import scipy.io
+
+    root, truth = nsd_copy
+    mat = root / EXPDESIGN
+    good = {k: v for k, v in scipy.io.loadmat(mat).items() if not k.startswith("__")}
+    scipy.io.savemat(mat, {**good, "masterordering": good["masterordering"] + 0.5})
+    with pytest.raises(DataFormatError, match=r"`masterordering` in .* must hold integer indices"):
+        read_nsd_expdesign(mat)
+    n_images = good["subjectim"].shape[1]
+    bad_order = good["masterordering"].copy()
+    bad_order[0, 0] = n_images + 1  # a column subjectim does not have
+    scipy.io.savemat(mat, {**good, "masterordering": bad_order})
+    with pytest.raises(
+        DataFormatError, match=rf"must index 1\.\.{n_images}; got a maximum of {n_images + 1}"
+    ):
+        read_nsd_expdesign(mat)
+    # MATLAB v7.3 files are HDF5 behind a 512-byte user block holding the MAT header.
+    with h5py.File(tmp_path / "v73.mat", "w", userblock_size=512) as h5:
+        h5["masterordering"] = np.ones((3, 1))
+    header = b"MATLAB 7.3 MAT-file".ljust(116) + b"\x00" * 8 + b"\x00\x02" + b"IM"
+    raw = (tmp_path / "v73.mat").read_bytes()
+    (tmp_path / "v73.mat").write_bytes(header + raw[len(header) :])
+    with pytest.raises(DataFormatError, match=r"v73\.mat' must be a MATLAB v5 \.mat file"):
+        read_nsd_expdesign(tmp_path / "v73.mat")
+    scipy.io.savemat(mat, good)
+
+    csv = root / STIMINFO
+    table = pd.read_csv(csv, index_col=0)
+    table.assign(nsdId=table["nsdId"] + 0.5).to_csv(csv)
+    with pytest.raises(DataFormatError, match=r"`nsdId` of .* 0-based integer 73k ids; got dtype"):
+        read_nsd_stiminfo(csv)
+    table.assign(nsdId=table["nsdId"].where(table["nsdId"] != 1, 0)).to_csv(csv)
+    with pytest.raises(DataFormatError, match=r"`nsdId` of .* must be unique"):
+        read_nsd_stiminfo(csv)
+    table.to_csv(csv)
+
+    roi = root / "nsddata/ppdata/subj01/func1pt8mm/roi/nsdgeneral.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros(truth["grid"], np.int16) - 1, truth["affine"]), roi)
+    with pytest.raises(DataFormatError, match=r"nsdgeneral\.nii\.gz' selects no voxel"):
+        read_nsd(root, 1)
+    for f in (root / BETAS).glob("betas_session*.hdf5"):
+        f.unlink()
+    with pytest.raises(FileNotFoundError, match=r"expected betas_sessionNN files in .*GLMdenoise"):
+        read_nsd(root, 1, mask=None)
