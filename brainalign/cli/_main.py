@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from brainalign.cli._datasets import add_datasets_parser
+from brainalign.cli._extract import add_extract_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.set_defaults(func=_cmd_demo)
 
     add_datasets_parser(sub)
+    add_extract_parser(sub)
     return parser
 
 

@@ -163,6 +163,10 @@ class FeatureExtractor(ABC):
             features = self.compute(stimulus)
             features.config = self.config.cache_dict()
             cache.save(features, self.config, key)
+            if self.config.dtype == "float16":  # return what later cache reads will return
+                features.layers = {
+                    k: v.astype("float16").astype("float32") for k, v in features.layers.items()
+                }
         return select_layers(features, self.config.layers)
 
     def __repr__(self) -> str:

@@ -93,6 +93,7 @@ class FeatureCache:
         import h5py
 
         path = self.path(config, uid)
+        self._remove_stale_parts(path)
         dtype = np.float16 if config.dtype == "float16" else np.float32
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as h5:
@@ -110,6 +111,25 @@ class FeatureCache:
                 h5.attrs["format_version"] = _FORMAT_VERSION
                 h5.attrs["complete"] = True
         return path
+
+    @staticmethod
+    def _remove_stale_parts(path: Path, max_age_s: float = 3600.0) -> None:
+        """Delete temporary files of ``path`` left by a killed writer (older than an hour).
+
+        Younger ones may belong to a writer that is still running, so they are left alone.
+        """
+        import time
+
+        if not path.parent.is_dir():
+            return
+        now = time.time()
+        for part in path.parent.glob(f".{path.name}.*.part"):
+            try:
+                if now - part.stat().st_mtime > max_age_s:
+                    part.unlink()
+                    logger.info("removed a stale temporary feature file %s", part)
+            except FileNotFoundError:
+                continue
 
     def __repr__(self) -> str:
         return f"FeatureCache({str(self.root)!r})"
