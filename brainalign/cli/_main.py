@@ -62,7 +62,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def _cmd_demo_synthetic(args: argparse.Namespace) -> int:
     from brainalign.study import StudyConfig, run_study
 
     quick = bool(args.quick)
@@ -88,6 +88,61 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_demo_summary(results_dir: Path, report: Path) -> None:
+    import json
+
+    s = json.loads((results_dir / "summary.json").read_text(encoding="utf-8"))
+    lines = ["== brainalign demo: the embedded default study =="]
+    if "language" in s:
+        lang = s["language"]
+        det, rec = lang["detection"], lang["share_recovery_corr"]
+        lines += [
+            f"[1] language on fsaverage5: {lang['n_words']} words, {lang['n_runs']} runs "
+            f"({lang['stimulation_minutes']} min), {lang['n_vertices_fitted']} vertices, "
+            f"bands {lang['bands']}",
+            f"    held-out r (leave-one-run-out): median {lang['median_r_signal']:.3f} at "
+            f"signal vertices, {lang['median_r_no_signal']:.3f} elsewhere; "
+            f"{lang['n_significant_fdr']} significant (FDR 5 %), hit rate "
+            f"{det['hit_rate']:.2f}, false-positive rate {det['false_positive_rate']:.3f}",
+            "    planted vs recovered band shares (r): "
+            + ", ".join(f"{b} {v:.2f}" for b, v in rec.items()),
+            f"    best SmolLM2 layer: {lang['best_scan_layer']} (planted: {lang['planted_layer']})",
+        ]
+    if "mt" in s:
+        mt = s["mt"]
+        dec = mt["decoding"]
+        lines += [
+            f"[2] real MT fMRI (nitime): FIR peak at {mt['fir_peak_s']:.0f} s; encoding r "
+            f"{mt['encoding_r']:.3f} (block-permutation p = {mt['encoding_p']:.3g}); "
+            f"decoding accuracy {dec['accuracy']:.3f} vs chance {dec['chance']:.3f} "
+            f"(p = {dec['p_value']:.3g})",
+        ]
+    lines.append(
+        "timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in s.get("timings_s", {}).items())
+    )
+    lines.append(f"report: {report}")
+    print("\n".join(lines))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.synthetic:
+        return _cmd_demo_synthetic(args)
+    from brainalign.study import run_demo
+
+    out = Path(args.out)
+    report = run_demo(out, quick=bool(args.quick), verbose=not args.quiet)
+    _print_demo_summary(out, report)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from brainalign.study import build_demo_report
+
+    report = build_demo_report(args.results_dir, out=args.out)
+    print(f"report: {report}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from brainalign import __version__
 
@@ -101,11 +156,25 @@ def build_parser() -> argparse.ArgumentParser:
     p_fit.add_argument("--quiet", action="store_true", help="no progress bars")
     p_fit.set_defaults(func=_cmd_fit)
 
-    p_demo = sub.add_parser("demo", help="run the demo study and print held-out scores")
+    p_demo = sub.add_parser(
+        "demo",
+        help="run the embedded default study (SmolLM2 features on fsaverage5 with real fMRI "
+        "noise; real MT fMRI) and write an HTML report",
+    )
     p_demo.add_argument("--out", default="demo_output", help="output folder")
     p_demo.add_argument("--quick", action="store_true", help="a smaller, faster version")
+    p_demo.add_argument(
+        "--synthetic", action="store_true", help="the fully synthetic banded-ridge demo instead"
+    )
     p_demo.add_argument("--quiet", action="store_true", help="no progress bars")
     p_demo.set_defaults(func=_cmd_demo)
+
+    p_report = sub.add_parser(
+        "report", help="rebuild the HTML report from a results folder of `brainalign demo`"
+    )
+    p_report.add_argument("results_dir", help="folder holding results.h5 and summary.json")
+    p_report.add_argument("--out", help="report file (default RESULTS_DIR/report.html)")
+    p_report.set_defaults(func=_cmd_report)
 
     add_datasets_parser(sub)
     add_extract_parser(sub)

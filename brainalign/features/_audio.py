@@ -30,8 +30,13 @@ from brainalign._logging import progress
 from brainalign.data._featureset import FeatureSet
 from brainalign.features._base import FeatureExtractor, content_uid
 from brainalign.features._config import ExtractorConfig
-from brainalign.features._media import audio_uid_parts, load_audio, resample_audio
-from brainalign.features._vision import load_pretrained, require_transformers, stack_layers
+from brainalign.features._hf import (
+    load_processor_and_model,
+    require_transformers,
+    stack_layers,
+    to_device,
+)
+from brainalign.features._media import audio_uid_parts, load_waveform
 
 __all__ = ["AudioExtractor", "AudioExtractorConfig", "conv_frame_geometry"]
 
@@ -152,17 +157,11 @@ class AudioExtractor(FeatureExtractor):
     config_class: ClassVar[type[ExtractorConfig]] = AudioExtractorConfig
     config: AudioExtractorConfig
 
-    def __init__(self, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self._loaded: tuple[Any, Any, _Frames] | None = None
-
     def _load(self) -> tuple[Any, Any, _Frames]:
         if self._loaded is None:
-            _, transformers = require_transformers()
-            fe = load_pretrained(
-                transformers.AutoFeatureExtractor, self.config, "feature extractor"
+            fe, model = load_processor_and_model(
+                self.config, "AutoFeatureExtractor", what="feature extractor"
             )
-            model = load_pretrained(transformers.AutoModel, self.config, "model")
             cfg = model.config
             if getattr(cfg, "is_encoder_decoder", False) and hasattr(model, "get_encoder"):
                 model = model.get_encoder()
@@ -197,7 +196,6 @@ class AudioExtractor(FeatureExtractor):
                     f"{type(model).__name__} ({cfg.model_type!r}) has neither a convolutional "
                     "front end (conv_stride / conv_kernel) nor a Whisper encoder"
                 )
-            model.eval().to(self.config.device)
             self._loaded = (fe, model, frames)
         return self._loaded
 
@@ -222,16 +220,12 @@ class AudioExtractor(FeatureExtractor):
 
     def waveform(self, stimulus: Any) -> np.ndarray:
         """The mono waveform at the model's rate, shape ``(n_samples,)``."""
-        signal = load_audio(stimulus)
-        sr = self.sampling_rate
-        if signal.sfreq != sr:
-            if not self.config.resample:
-                raise ValueError(
-                    f"the audio is sampled at {signal.sfreq:g} Hz but the model's feature "
-                    f"extractor expects {sr:g} Hz; set resample=True or resample it yourself"
-                )
-            return resample_audio(signal.waveform, signal.sfreq, sr)
-        return signal.waveform
+        return load_waveform(
+            stimulus,
+            self.sampling_rate,
+            resample=self.config.resample,
+            what="the model's feature extractor",
+        )
 
     def compute(self, stimulus: Any) -> FeatureSet:
         """Per-frame hidden states of every layer.
@@ -267,11 +261,12 @@ class AudioExtractor(FeatureExtractor):
             a, b = frames.samples_for(first, last, x.shape[0])
             plan.append((start, stop, first, a, b))
         chunks: dict[str, list[np.ndarray]] = {}
-        for start, stop, first, a, b in progress(plan, desc="audio chunks"):
+        for start, stop, first, a, b in progress(
+            plan, desc="audio chunks", total=len(plan), verbose=self.config.verbose
+        ):
             inputs = fe(x[a:b], sampling_rate=int(sr), return_tensors="pt")
-            inputs = {k: v.to(self.config.device) for k, v in inputs.items()}
             with torch.inference_mode():
-                out = model(**inputs, output_hidden_states=True)
+                out = model(**to_device(inputs, self.config.device), output_hidden_states=True)
             self.n_forward_calls += 1
             lo, hi = start - first, stop - first
             for i, hidden in enumerate(out.hidden_states):

@@ -48,6 +48,17 @@ def mel_to_hz(mel: Any) -> np.ndarray:
     )
 
 
+def _waveform(audio: Any, sfreq_out: float) -> tuple[np.ndarray, float]:
+    """The mono waveform (float64) and its rate, checking that ``sfreq_out`` fits."""
+    signal = load_audio(audio)
+    if not sfreq_out > 0 or sfreq_out > signal.sfreq:
+        raise ValueError(
+            f"`sfreq_out` must be positive and at most the audio rate ({signal.sfreq:g} Hz); "
+            f"got {sfreq_out!r}"
+        )
+    return signal.waveform.astype(np.float64), signal.sfreq
+
+
 def mel_filterbank(
     sfreq: float, n_fft: int, n_mels: int = 40, fmin: float = 0.0, fmax: float | None = None
 ) -> np.ndarray:
@@ -112,14 +123,7 @@ def compute_envelope(
     from scipy.fft import next_fast_len
     from scipy.signal import butter, hilbert, sosfiltfilt
 
-    signal = load_audio(audio)
-    x = signal.waveform.astype(np.float64)
-    sfreq = signal.sfreq
-    if not sfreq_out > 0 or sfreq_out > sfreq:
-        raise ValueError(
-            f"`sfreq_out` must be positive and at most the audio rate ({sfreq:g} Hz); got "
-            f"{sfreq_out!r}"
-        )
+    x, sfreq = _waveform(audio, sfreq_out)
     cutoff = 0.4 * sfreq_out if lowpass is None else float(lowpass)
     if not 0 < cutoff < sfreq / 2:
         raise ValueError(
@@ -181,14 +185,7 @@ def compute_mel_spectrogram(
     """
     from scipy.signal import get_window
 
-    signal = load_audio(audio)
-    x = signal.waveform.astype(np.float64)
-    sfreq = signal.sfreq
-    if not sfreq_out > 0 or sfreq_out > sfreq:
-        raise ValueError(
-            f"`sfreq_out` must be positive and at most the audio rate ({sfreq:g} Hz); got "
-            f"{sfreq_out!r}"
-        )
+    x, sfreq = _waveform(audio, sfreq_out)
     win = round(win_length * sfreq)
     if win < 2:
         raise ValueError(f"`win_length` must span at least 2 samples; got {win_length!r} s")

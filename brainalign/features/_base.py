@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from brainalign.data._featureset import FeatureSet
@@ -12,7 +13,7 @@ from brainalign.exceptions import ConfigError
 from brainalign.features._cache import FeatureCache
 from brainalign.features._config import ExtractorConfig
 
-__all__ = ["FeatureExtractor", "content_uid", "layer_index", "select_layers"]
+__all__ = ["FeatureExtractor", "check_onsets", "content_uid", "layer_index", "select_layers"]
 
 _LAYER_RE = re.compile(r"^layer_(\d+)(?:\.(.+))?$")
 
@@ -32,6 +33,42 @@ def content_uid(*parts: Any) -> str:
             h.update(repr(part).encode())
         h.update(b"\x00")
     return h.hexdigest()[:24]
+
+
+def check_onsets(
+    onsets: Any, what: str, label: Callable[[int], str], shown: Callable[[int], str] | None = None
+) -> None:
+    """Raise a ValueError unless ``onsets`` are finite and non-decreasing.
+
+    Parameters
+    ----------
+    onsets : ndarray, shape (n_items,)
+        Onsets in seconds.
+    what : str
+        The items, for the message (``"word"``, ``"image"``).
+    label : callable
+        ``label(i)`` names item ``i`` in the message (``"'cat', row 3"``).
+    shown : callable, optional
+        ``shown(i)`` shows the bad onset of item ``i`` (default: its value).
+    """
+    import numpy as np
+
+    bad = ~np.isfinite(onsets)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        value = shown(i) if shown is not None else repr(float(onsets[i]))
+        raise ValueError(
+            f"every {what} needs a finite onset in seconds; {what} {i} ({label(i)}) has onset "
+            f"{value}. Drop or time the {what}s without onsets first."
+        )
+    back = np.diff(onsets) < 0
+    if back.any():
+        i = int(np.flatnonzero(back)[0]) + 1
+        raise ValueError(
+            f"{what} onsets must be non-decreasing; got onset {onsets[i]:g} s for {what} {i} "
+            f"({label(i)}) after {onsets[i - 1]:g} s for {what} {i - 1} ({label(i - 1)}). "
+            "Sort the table by onset."
+        )
 
 
 def layer_index(name: str) -> int | None:
@@ -67,6 +104,11 @@ def select_layers(features: FeatureSet, layers: list[int | str] | None) -> Featu
                 )
             names = [item]
         else:
+            if n == 0:
+                raise IndexError(
+                    f"`layers` index {item} cannot be used: these features have no numbered "
+                    f"layers (layer_<i>); select them by name among {features.layer_names}"
+                )
             if not -n <= int(item) < n:
                 raise IndexError(
                     f"`layers` index {item} is out of range: the model has {n} hidden states "
@@ -94,6 +136,8 @@ class FeatureExtractor(ABC):
     """
 
     config_class: ClassVar[type[ExtractorConfig]] = ExtractorConfig
+    #: What ``_load`` loaded (model, processor...), kept for the next calls.
+    _loaded: Any = None
 
     def __init__(self, config: ExtractorConfig | dict[str, Any] | None = None, **kwargs: Any):
         if isinstance(config, ExtractorConfig):
@@ -128,6 +172,14 @@ class FeatureExtractor(ABC):
     def cache(self) -> FeatureCache | None:
         """The feature cache, or None when ``config.cache_dir`` is None."""
         return FeatureCache(self.config.cache_dir) if self.config.cache_dir else None
+
+    def load_stimulus(self, path: Any) -> Any:
+        """The stimulus held by one file, as :meth:`extract` takes it.
+
+        ``brainalign extract`` calls it on each stimulus file. By default the path itself (a
+        media file); the text and image families read events tables.
+        """
+        return str(path)
 
     @abstractmethod
     def stimulus_uid(self, stimulus: Any) -> str:

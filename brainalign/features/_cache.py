@@ -18,7 +18,7 @@ from brainalign.features._config import ExtractorConfig
 
 __all__ = ["FeatureCache", "library_versions"]
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: fletcher32 checksums on every dataset
 
 
 def library_versions() -> dict[str, str]:
@@ -41,11 +41,13 @@ class FeatureCache:
     """Feature files under ``root/<family>/<model>-<key[:16]>/<stimulus uid>.h5``.
 
     Each file holds ``times`` (s), optional ``durations``, one dataset per layer under
-    ``layers/``, and attributes: the extractor config (JSON), its cache key, library versions
-    and a ``complete`` flag written last. Files are written under a temporary name and renamed
-    only when complete, so an interrupted extraction never leaves a file under the final name.
-    A file that cannot be read, lacks the flag, or was made by another config is treated as
-    missing (and logged), and the extraction recomputes it.
+    ``layers/`` (each with a Fletcher-32 checksum that HDF5 verifies on read), and
+    attributes: the extractor config (JSON), its cache key, library versions, the format
+    version and a ``complete`` flag written last. Files are written under a temporary name
+    and renamed only when complete, so an interrupted extraction never leaves a file under the
+    final name. A file that cannot be read, fails a checksum, lacks the flag, or was made by
+    another config or format version is treated as missing (and logged), and the extraction
+    recomputes it.
 
     Parameters
     ----------
@@ -78,15 +80,21 @@ class FeatureCache:
                     raise OSError("the file is not marked complete")
                 if h5.attrs.get("cache_key") != config.cache_key():
                     raise OSError("it was written by another extractor config")
+                if h5.attrs.get("format_version") != _FORMAT_VERSION:
+                    raise OSError(
+                        f"format version {h5.attrs.get('format_version')!r}, this version "
+                        f"reads {_FORMAT_VERSION}"
+                    )
                 times = h5["times"][()]
                 durations = h5["durations"][()] if "durations" in h5 else None
                 order = json.loads(h5.attrs["layer_order"])
                 layers = {name: h5["layers"][name][()].astype(np.float32) for name in order}
                 stored = json.loads(h5.attrs["config"])
-        except (OSError, KeyError, ValueError) as err:
+            # the checksums catch damaged data; this catches damaged times or shapes
+            return FeatureSet(times=times, layers=layers, durations=durations, config=stored)
+        except (OSError, KeyError, ValueError, TypeError) as err:
             logger.warning("feature cache file %s is unusable (%s); recomputing", path, err)
             return None
-        return FeatureSet(times=times, layers=layers, durations=durations, config=stored)
 
     def save(self, features: FeatureSet, config: ExtractorConfig, uid: str) -> Path:
         """Write ``features`` atomically; returns the final path."""
@@ -97,12 +105,13 @@ class FeatureCache:
         dtype = np.float16 if config.dtype == "float16" else np.float32
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as h5:
-                h5.create_dataset("times", data=features.times)
+                # fletcher32: HDF5 checks every chunk on read, so damaged data is detected
+                h5.create_dataset("times", data=features.times, fletcher32=True)
                 if features.durations is not None:
-                    h5.create_dataset("durations", data=features.durations)
+                    h5.create_dataset("durations", data=features.durations, fletcher32=True)
                 group = h5.create_group("layers")
                 for name, arr in features.layers.items():
-                    group.create_dataset(name, data=np.asarray(arr, dtype=dtype))
+                    group.create_dataset(name, data=np.asarray(arr, dtype=dtype), fletcher32=True)
                 h5.attrs["config"] = json.dumps(config.cache_dict(), sort_keys=True)
                 h5.attrs["cache_key"] = config.cache_key()
                 h5.attrs["stimulus_uid"] = uid

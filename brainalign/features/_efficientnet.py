@@ -13,12 +13,11 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import field_validator
 
-from brainalign._logging import progress
 from brainalign.data._featureset import FeatureSet
-from brainalign.features._base import FeatureExtractor, content_uid
+from brainalign.features._base import FeatureExtractor
 from brainalign.features._config import ExtractorConfig
-from brainalign.features._media import as_image_stimuli, image_uid_parts, load_image
-from brainalign.features._vision import batches, stack_layers
+from brainalign.features._hf import iter_image_batches, stack_layers
+from brainalign.features._media import as_image_stimuli, image_stimuli_uid, read_image_stimulus
 
 __all__ = ["EfficientNetExtractor", "EfficientNetExtractorConfig"]
 
@@ -118,10 +117,6 @@ class EfficientNetExtractor(FeatureExtractor):
     config_class: ClassVar[type[ExtractorConfig]] = EfficientNetExtractorConfig
     config: EfficientNetExtractorConfig
 
-    def __init__(self, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self._loaded: tuple[Any, list[int]] | None = None
-
     def _load(self) -> tuple[Any, list[int]]:
         if self._loaded is None:
             import torch
@@ -193,10 +188,12 @@ class EfficientNetExtractor(FeatureExtractor):
             out.append(arr.transpose(2, 0, 1))
         return torch.from_numpy(np.stack(out).astype(np.float32))
 
+    def load_stimulus(self, path: Any) -> Any:
+        """An events TSV (``stim_file`` relative to its folder) or one image file."""
+        return read_image_stimulus(path)
+
     def stimulus_uid(self, stimulus: Any) -> str:
-        stim = as_image_stimuli(stimulus)
-        parts = [image_uid_parts(im) for im in stim.images]
-        return content_uid("efficientnet", stim.times, stim.durations, *parts)
+        return image_stimuli_uid("efficientnet", as_image_stimuli(stimulus))
 
     def forward(self, x: Any) -> dict[str, Any]:
         """Pooled stage features (and logits) of a preprocessed batch ``(n, 3, H, W)``."""
@@ -233,8 +230,9 @@ class EfficientNetExtractor(FeatureExtractor):
         """
         stim = as_image_stimuli(stimulus)
         chunks: dict[str, list[np.ndarray]] = {}
-        for batch in progress(list(batches(len(stim), self.config.batch_size)), desc="images"):
-            images = [load_image(stim.images[i], stim.labels[i]) for i in batch]
+        for _, images in iter_image_batches(
+            stim, self.config.batch_size, desc="images", verbose=self.config.verbose
+        ):
             x = self.preprocess(images).to(self.config.device)
             for name, arr in self.forward(x).items():
                 chunks.setdefault(name, []).append(arr.float().cpu().numpy())

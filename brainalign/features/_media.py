@@ -26,10 +26,14 @@ __all__ = [
     "audio_uid_parts",
     "decode_video_frames",
     "file_digest",
+    "image_stimuli_uid",
     "image_uid_parts",
     "load_audio",
     "load_image",
+    "load_waveform",
     "probe_video",
+    "read_events_tsv",
+    "read_image_stimulus",
     "resample_audio",
 ]
 
@@ -55,6 +59,33 @@ def file_digest(path: str | os.PathLike[str], *, chunk: int = 1 << 22) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def read_events_tsv(path: str | os.PathLike[str]) -> Any:
+    """Read an events TSV (BIDS ``events.tsv`` style) without turning words into NaN.
+
+    ``"n/a"`` and empty cells of ``onset`` / ``duration`` become NaN; every other column is
+    kept as strings (so the words ``"NA"`` or ``"null"`` survive).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A tab-separated file with a header row.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"events file {str(path)!r} does not exist")
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    for col in ("onset", "duration"):
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col].replace({"n/a": None, "": None}), errors="coerce")
+    return df
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,6 +223,9 @@ def as_image_stimuli(stimulus: Any, *, text: str = "never") -> ImageStimuli:
         raise ValueError("`stimulus` holds no image")
     if times.shape != (n,):
         raise ValueError(f"`times` must have one entry per image ({n}); got shape {times.shape}")
+    from brainalign.features._base import check_onsets
+
+    check_onsets(times, "image", lambda i: _label(images[i], i))
     if durations is not None and durations.shape != (n,):
         raise ValueError(
             f"`durations` must have one entry per image ({n}); got shape {durations.shape}"
@@ -273,6 +307,40 @@ def load_image(item: Any, label: str | None = None) -> Any:
     raise TypeError(f"image {label} must be {_IMAGE_HINT}; got {type(item).__name__}")
 
 
+def read_image_stimulus(path: str | os.PathLike[str]) -> Any:
+    """One stimulus file of ``brainalign extract`` for the image families.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An events TSV (``stim_file``, ``onset``, optional ``duration`` and ``text``) whose
+        relative ``stim_file`` paths are relative to the TSV's folder, or a single image file
+        (shown at 0 s).
+
+    Returns
+    -------
+    pandas.DataFrame or list of str
+        What :func:`as_image_stimuli` takes.
+    """
+    p = Path(path)
+    if p.suffix.lower() != ".tsv":
+        return [str(p)]
+    df = read_events_tsv(p)
+    if "stim_file" in df.columns:
+        df["stim_file"] = [
+            f if Path(f).expanduser().is_absolute() else str(p.parent / f) for f in df["stim_file"]
+        ]
+    return df
+
+
+def image_stimuli_uid(tag: str, stim: ImageStimuli) -> str:
+    """Content hash of images (file bytes or pixels), their times, durations and texts."""
+    from brainalign.features._base import content_uid
+
+    parts = [image_uid_parts(im) for im in stim.images]
+    return content_uid(tag, stim.times, stim.durations, stim.texts, *parts)
+
+
 def image_uid_parts(item: Any) -> Any:
     """What identifies an image's content: the file bytes' digest, or the pixels."""
     if isinstance(item, (str, os.PathLike)):
@@ -315,15 +383,20 @@ class VideoInfo:
     height: int
 
 
-def _open_video(path: str | os.PathLike[str]) -> tuple[Any, Any]:
+def _open_container(path: str | os.PathLike[str], kind: str) -> Any:
+    """Open a media file with PyAV; ``kind`` ("video" or "audio") names it in errors."""
     av = _require("av")
     p = Path(path).expanduser()
     if not p.is_file():
-        raise FileNotFoundError(f"video file {os.fspath(path)!r} does not exist")
+        raise FileNotFoundError(f"{kind} file {os.fspath(path)!r} does not exist")
     try:
-        container = av.open(str(p))
+        return av.open(str(p))
     except av.error.FFmpegError as err:
-        raise ValueError(f"could not open video file {os.fspath(path)!r}: {err}") from err
+        raise ValueError(f"could not open {kind} file {os.fspath(path)!r}: {err}") from err
+
+
+def _open_video(path: str | os.PathLike[str]) -> tuple[Any, Any]:
+    container = _open_container(path, "video")
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["none"]
         container.close()
@@ -487,13 +560,7 @@ class AudioSignal:
 
 def _decode_audio_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, float]:
     av = _require("av")
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise FileNotFoundError(f"audio file {os.fspath(path)!r} does not exist")
-    try:
-        container = av.open(str(p))
-    except av.error.FFmpegError as err:
-        raise ValueError(f"could not open audio file {os.fspath(path)!r}: {err}") from err
+    container = _open_container(path, "audio")
     try:
         if not container.streams.audio:
             raise ValueError(f"file {os.fspath(path)!r} has no audio stream")
@@ -569,6 +636,31 @@ def load_audio(source: Any) -> AudioSignal:
     if not np.isfinite(sfreq) or sfreq <= 0:
         raise ValueError(f"`sfreq` must be a positive number of Hz; got {sfreq!r}")
     return AudioSignal(arr.astype(np.float32), sfreq)
+
+
+def load_waveform(source: Any, sfreq: float, *, resample: bool, what: str) -> np.ndarray:
+    """A mono float32 waveform at ``sfreq`` Hz, shape ``(n_samples,)``.
+
+    Parameters
+    ----------
+    source : str, path-like, tuple or dict
+        See :func:`load_audio`.
+    sfreq : float
+        The rate the model takes (Hz).
+    resample : bool
+        Resample audio at another rate; when False such audio is an error.
+    what : str
+        What expects ``sfreq``, for the error message.
+    """
+    signal = load_audio(source)
+    if signal.sfreq == sfreq:
+        return signal.waveform
+    if not resample:
+        raise ValueError(
+            f"the audio is sampled at {signal.sfreq:g} Hz but {what} expects {sfreq:g} Hz; set "
+            "resample=True or resample it yourself"
+        )
+    return resample_audio(signal.waveform, signal.sfreq, sfreq)
 
 
 def audio_uid_parts(source: Any) -> tuple[Any, ...]:

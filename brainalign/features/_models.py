@@ -198,8 +198,13 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     )
 
 
-def _resolve(path: str | os.PathLike[str], local_files_only: bool) -> tuple[str, dict[str, Any]]:
-    """(name or folder, extra from_pretrained kwargs) for a folder, a .gguf file or a hub id."""
+def _resolve(
+    path: str | os.PathLike[str], local_files_only: bool, revision: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """(name or folder, extra from_pretrained kwargs) for a folder, a .gguf file or a hub id.
+
+    ``revision`` is passed on for a hub id only (for local files it is a label).
+    """
     p = Path(path).expanduser()
     if p.is_dir():
         if not (p / "config.json").is_file():
@@ -220,7 +225,7 @@ def _resolve(path: str | os.PathLike[str], local_files_only: bool) -> tuple[str,
             f"(e.g. brainalign.features.smollm2_path()), or set local_files_only=False to "
             f"download a hub id"
         )
-    return str(path), {}
+    return str(path), ({} if revision is None else {"revision": revision})
 
 
 def _torch_dtype(dtype: str | Any) -> Any:
@@ -244,6 +249,7 @@ def load_text_model(
     dtype: str = "float32",
     device: str = "cpu",
     local_files_only: bool = True,
+    revision: str | None = None,
 ) -> tuple[Any, Any]:
     """Load a text backbone (no language-model head) and its fast tokenizer.
 
@@ -259,6 +265,8 @@ def load_text_model(
         Torch device.
     local_files_only : bool
         Refuse downloads; a path that does not exist is then an error.
+    revision : str, optional
+        Hub revision (branch, tag or commit) of a hub id; ignored for local files.
 
     Returns
     -------
@@ -276,7 +284,7 @@ def load_text_model(
     """
     from transformers import AutoModel
 
-    return _load(AutoModel, path, dtype, device, local_files_only)
+    return _load(AutoModel, path, dtype, device, local_files_only, revision)
 
 
 def load_causal_lm(
@@ -285,6 +293,7 @@ def load_causal_lm(
     dtype: str = "float32",
     device: str = "cpu",
     local_files_only: bool = True,
+    revision: str | None = None,
 ) -> tuple[Any, Any]:
     """Load a causal language model with its head (for generation or scoring) and tokenizer.
 
@@ -293,13 +302,15 @@ def load_causal_lm(
     """
     from transformers import AutoModelForCausalLM
 
-    return _load(AutoModelForCausalLM, path, dtype, device, local_files_only)
+    return _load(AutoModelForCausalLM, path, dtype, device, local_files_only, revision)
 
 
-def _load(auto: Any, path: Any, dtype: str, device: str, local_files_only: bool) -> Any:
+def _load(
+    auto: Any, path: Any, dtype: str, device: str, local_files_only: bool, revision: str | None
+) -> Any:
     from transformers import AutoTokenizer
 
-    name, extra = _resolve(path, local_files_only)
+    name, extra = _resolve(path, local_files_only, revision)
     kwargs = {"local_files_only": local_files_only, **extra}
     tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
     if not getattr(tokenizer, "is_fast", False):

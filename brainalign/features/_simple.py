@@ -154,6 +154,7 @@ class WordBandsConfig(ExtractorConfig):
     """
 
     family: ClassVar[str] = "words"
+    model_is_path: ClassVar[bool] = False
 
     model: str = "word-bands"
     bands: list[Band] = list(WORD_BANDS)  # noqa: RUF012 (pydantic copies defaults)
@@ -178,12 +179,11 @@ class WordBandsExtractor(FeatureExtractor):
     config_class = WordBandsConfig
     config: WordBandsConfig
 
-    @staticmethod
-    def load_stimulus(path: Any) -> Any:
+    def load_stimulus(self, path: Any) -> Any:
         """Read an events TSV (see :func:`brainalign.features.read_word_events`)."""
-        from brainalign.features._text import read_word_events
+        from brainalign.features._media import read_events_tsv
 
-        return read_word_events(path)
+        return read_events_tsv(path)
 
     def stimulus_uid(self, stimulus: Any) -> str:
         words, onsets, durations = words_from_events(

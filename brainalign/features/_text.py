@@ -60,7 +60,6 @@ suffix, ``layer_6.last`` and ``layer_6.mean``.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +71,7 @@ from pydantic import field_validator
 from brainalign.data._featureset import FeatureSet
 from brainalign.features._base import FeatureExtractor, content_uid
 from brainalign.features._config import ExtractorConfig
+from brainalign.features._hf import quiet_transformers
 from brainalign.features._words import (
     align_tokens,
     join_words,
@@ -120,8 +120,6 @@ class TextConfig(ExtractorConfig):
         The column that holds the words.
     causal : bool, optional
         Override the detection of causal models (from the model config).
-    verbose : bool, optional
-        Progress bars (batches of windows); not part of the cache key.
     """
 
     family: ClassVar[str] = "text"
@@ -136,7 +134,6 @@ class TextConfig(ExtractorConfig):
     word_type: str | None = "Word"
     text_column: str = "text"
     causal: bool | None = None
-    verbose: bool | None = None
 
     @field_validator("context", "stride")
     @classmethod
@@ -167,26 +164,28 @@ def read_word_events(path: str | Path, *, text_column: str = "text") -> Any:
     """Read an events TSV (BIDS ``events.tsv`` style) without turning words into NaN.
 
     ``"n/a"`` and empty cells of ``onset`` / ``duration`` become NaN; every cell of
-    ``text_column`` stays a string (so the words ``"NA"`` or ``"null"`` survive).
+    ``text_column`` (and of every other column) stays a string, so the words ``"NA"`` or
+    ``"null"`` survive.
 
     Parameters
     ----------
     path : str or Path
         Tab-separated file with ``onset``, ``duration``, ``type`` and ``text_column``.
+    text_column : str
+        The column that holds the words (checked to exist).
 
     Returns
     -------
     pandas.DataFrame
     """
-    import pandas as pd
+    from brainalign.features._media import read_events_tsv
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"events file {str(path)!r} does not exist")
-    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    for col in ("onset", "duration"):
-        if col in df.columns:
-            df[col] = pd.to_numeric(df[col].replace({"n/a": None, "": None}), errors="coerce")
+    df = read_events_tsv(path)
+    if text_column not in df.columns:
+        raise ValueError(
+            f"events file {str(path)!r} must have a {text_column!r} column with the words; got "
+            f"columns {list(df.columns)}"
+        )
     return df
 
 
@@ -200,7 +199,8 @@ class TextExtractor(FeatureExtractor):
     backbone, tokenizer : optional
         An already loaded model (``AutoModel``-like, returning ``hidden_states``) and fast
         tokenizer, used instead of loading ``config.model`` (which then only names them in
-        the cache key: set ``revision`` to tell versions apart).
+        the cache key: set ``revision`` to tell versions apart). The backbone must already be
+        on ``config.device``.
     **kwargs
         :class:`TextConfig` fields.
 
@@ -225,15 +225,16 @@ class TextExtractor(FeatureExtractor):
         super().__init__(config, **kwargs)
         if (backbone is None) != (tokenizer is None):
             raise ValueError("`backbone` and `tokenizer` must be given together (or neither)")
+        if backbone is not None:
+            _check_backbone_device(backbone, self.config.device)
         self._model = backbone
         self._tokenizer = tokenizer
         self._model_cfg = backbone.config if backbone is not None else None
 
     # ------------------------------------------------------------------ model and settings
-    @staticmethod
-    def load_stimulus(path: str | Path) -> Any:
+    def load_stimulus(self, path: str | Path) -> Any:
         """Read an events TSV into a DataFrame (used by ``brainalign extract``)."""
-        return read_word_events(path)
+        return read_word_events(path, text_column=self.config.text_column)
 
     def _hf_config(self) -> Any:
         if self._model_cfg is None:
@@ -241,7 +242,9 @@ class TextExtractor(FeatureExtractor):
 
             from brainalign.features._models import _resolve
 
-            name, extra = _resolve(self.config.model, self.config.local_files_only)
+            name, extra = _resolve(
+                self.config.model, self.config.local_files_only, self.config.revision
+            )
             self._model_cfg = AutoConfig.from_pretrained(
                 name, local_files_only=self.config.local_files_only, **extra
             )
@@ -251,11 +254,12 @@ class TextExtractor(FeatureExtractor):
         if self._model is None:
             from brainalign.features._models import load_text_model
 
-            with _quiet_transformers(self.config.verbose):
+            with quiet_transformers(self.config.verbose):
                 self._model, self._tokenizer = load_text_model(
                     self.config.model,
                     device=self.config.device,
                     local_files_only=self.config.local_files_only,
+                    revision=self.config.revision,
                 )
             self._model_cfg = self._model.config
         return self._model, self._tokenizer
@@ -652,6 +656,24 @@ class TextExtractor(FeatureExtractor):
         return layers, sent_out
 
 
+def _check_backbone_device(backbone: Any, device: str) -> None:
+    """Refuse a backbone whose weights are not on ``device`` (inputs go to ``device``)."""
+    import torch
+
+    params = getattr(backbone, "parameters", None)
+    first = next(iter(params()), None) if callable(params) else None
+    if first is None:
+        return
+    want, have = torch.device(device), first.device
+    if want.type != have.type or (
+        want.index is not None and have.index is not None and want.index != have.index
+    ):
+        raise ValueError(
+            f"`backbone` is on device {str(have)!r} but `device` is {device!r}; the inputs go "
+            f"to `device`. Pass device={str(have)!r} or move the model with .to({device!r})"
+        )
+
+
 def _restrict(windows: list[_Window], keep: np.ndarray | None) -> list[_Window]:
     """The windows that serve some of the words ``keep``, serving only those."""
     if keep is None:
@@ -662,18 +684,3 @@ def _restrict(windows: list[_Window], keep: np.ndarray | None) -> list[_Window]:
         if sel.any():
             out.append(_Window(win.ids, win.words[sel], win.first[sel], win.last[sel]))
     return out
-
-
-@contextlib.contextmanager
-def _quiet_transformers(verbose: bool | None) -> Iterator[None]:
-    """Hide transformers' loading progress bars unless ``verbose``; restored afterwards."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    if not verbose:
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()

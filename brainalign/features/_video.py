@@ -22,8 +22,13 @@ from brainalign._logging import progress
 from brainalign.data._featureset import FeatureSet
 from brainalign.features._base import FeatureExtractor, content_uid
 from brainalign.features._config import ExtractorConfig
+from brainalign.features._hf import (
+    load_pretrained,
+    require_transformers,
+    stack_layers,
+    to_device,
+)
 from brainalign.features._media import VideoInfo, decode_video_frames, file_digest, probe_video
-from brainalign.features._vision import load_pretrained, require_transformers, stack_layers
 
 __all__ = ["VideoExtractor", "VideoExtractorConfig", "window_frame_indices"]
 
@@ -139,10 +144,6 @@ class VideoExtractor(FeatureExtractor):
 
     config_class: ClassVar[type[ExtractorConfig]] = VideoExtractorConfig
     config: VideoExtractorConfig
-
-    def __init__(self, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self._loaded: tuple[Any, Any] | None = None
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
@@ -282,16 +283,15 @@ class VideoExtractor(FeatureExtractor):
         def run() -> None:
             inputs = processor([list(clip) for clip in pending], return_tensors="pt")
             with torch.inference_mode():
-                out = model(
-                    **{k: v.to(device) for k, v in inputs.items()}, output_hidden_states=True
-                )
+                out = model(**to_device(inputs, device), output_hidden_states=True)
             self.n_forward_calls += 1
             for i, hidden in enumerate(out.hidden_states):
                 arr = hidden.float().mean(dim=1).cpu().numpy()
                 chunks.setdefault(f"layer_{i}", []).append(arr)
             pending.clear()
 
-        for t, _, frames in progress(self.iter_clips(stimulus), desc="video clips"):
+        clips = self.iter_clips(stimulus)
+        for t, _, frames in progress(clips, desc="video clips", verbose=self.config.verbose):
             times.append(t)
             pending.append(frames)
             if len(pending) == self.config.batch_size:

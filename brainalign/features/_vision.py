@@ -8,18 +8,22 @@ and is checked against the number of tokens that the patch grid implies.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import field_validator
 
-from brainalign._logging import progress
 from brainalign.data._featureset import FeatureSet
-from brainalign.features._base import FeatureExtractor, content_uid
+from brainalign.features._base import FeatureExtractor
 from brainalign.features._config import ExtractorConfig
-from brainalign.features._media import as_image_stimuli, image_uid_parts, load_image
+from brainalign.features._hf import (
+    iter_image_batches,
+    layer_name,
+    load_processor_and_model,
+    require_transformers,
+    stack_layers,
+)
+from brainalign.features._media import as_image_stimuli, image_stimuli_uid, read_image_stimulus
 
 __all__ = ["ImageExtractor", "ImageExtractorConfig", "pool_tokens", "prefix_token_count"]
 
@@ -29,65 +33,6 @@ NO_CLS_MODEL_TYPES = frozenset(
 )
 #: Extra prefix tokens after CLS that are not registers (DeiT's distillation token).
 EXTRA_PREFIX_TOKENS = {"deit": 1}
-
-
-def require_transformers() -> tuple[Any, Any]:
-    """Import torch and transformers, or raise an ImportError with the install hint."""
-    try:
-        import torch
-        import transformers
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "feature extraction needs torch and transformers; install them with "
-            "`pip install 'brainalign[features]'`"
-        ) from err
-    return torch, transformers
-
-
-def _looks_like_path(model: str) -> bool:
-    return (
-        Path(model).expanduser().is_absolute()
-        or model.startswith((".", "~"))
-        or model.count("/") > 1
-        or "\\" in model
-    )
-
-
-def load_pretrained(loader: Any, config: ExtractorConfig, what: str) -> Any:
-    """``loader.from_pretrained(config.model)`` with a clear error for a missing model.
-
-    Parameters
-    ----------
-    loader : class
-        A transformers ``Auto*`` class.
-    config : ExtractorConfig
-        Gives ``model``, ``revision`` and ``local_files_only``.
-    what : str
-        What is loaded, for the error message (``"model"``, ``"image processor"``...).
-    """
-    model = config.model
-    path = Path(model).expanduser()
-    if not path.exists() and _looks_like_path(model):
-        raise FileNotFoundError(
-            f"`model` {model!r} does not exist; pass a directory written by "
-            "`save_pretrained` (config.json + weights + processor files)"
-        )
-    source = str(path) if path.exists() else model
-    kwargs: dict[str, Any] = {"local_files_only": config.local_files_only}
-    if config.revision is not None and not path.exists():
-        kwargs["revision"] = config.revision
-    try:
-        return loader.from_pretrained(source, **kwargs)
-    except OSError as err:
-        if path.exists():
-            raise OSError(
-                f"could not load the {what} from {model!r} with {loader.__name__}: {err}"
-            ) from err
-        raise FileNotFoundError(
-            f"`model` {model!r} is not a local directory and is not in the Hugging Face cache "
-            f"(local_files_only={config.local_files_only}). Pass the directory written by "
-            "`save_pretrained`, or set local_files_only=False to download it."
-        ) from err
 
 
 def prefix_token_count(config: Any) -> tuple[int, bool]:
@@ -156,22 +101,6 @@ def pool_tokens(
     return out
 
 
-def batches(n: int, size: int) -> Iterator[range]:
-    """Consecutive ranges of at most ``size`` items covering ``range(n)``."""
-    for start in range(0, n, size):
-        yield range(start, min(n, start + size))
-
-
-def layer_name(i: int, pooling: str, several: bool, prefix: str = "") -> str:
-    """``layer_<i>`` or ``layer_<i>.<pooling>`` (when several poolings are stored)."""
-    return f"{prefix}layer_{i}.{pooling}" if several else f"{prefix}layer_{i}"
-
-
-def stack_layers(chunks: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate the per-batch arrays of each layer (float32)."""
-    return {k: np.concatenate(v, axis=0).astype(np.float32) for k, v in chunks.items()}
-
-
 class ImageExtractorConfig(ExtractorConfig):
     """Configuration of :class:`ImageExtractor`.
 
@@ -226,22 +155,21 @@ class ImageExtractor(FeatureExtractor):
     config_class: ClassVar[type[ExtractorConfig]] = ImageExtractorConfig
     config: ImageExtractorConfig
 
-    def __init__(self, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self._loaded: tuple[Any, Any, Any] | None = None
-
     def _load(self) -> tuple[Any, Any, Any]:
         """(image processor, vision module, vision config), loaded once."""
         if self._loaded is None:
-            _, transformers = require_transformers()
-            processor = load_pretrained(transformers.AutoImageProcessor, self.config, "processor")
-            model = load_pretrained(transformers.AutoModel, self.config, "model")
+            processor, model = load_processor_and_model(
+                self.config, "AutoImageProcessor", what="image processor"
+            )
             vision_config = model.config
             if hasattr(model, "vision_model") and hasattr(model.config, "vision_config"):
                 model, vision_config = model.vision_model, model.config.vision_config
-            model.eval().to(self.config.device)
             self._loaded = (processor, model, vision_config)
         return self._loaded
+
+    def load_stimulus(self, path: Any) -> Any:
+        """An events TSV (``stim_file`` relative to its folder) or one image file."""
+        return read_image_stimulus(path)
 
     def poolings(self, vision_config: Any) -> list[str]:
         """The poolings stored for a model (the config's, or the default for that model)."""
@@ -251,9 +179,7 @@ class ImageExtractor(FeatureExtractor):
         return ["cls", "mean"] if has_cls else ["mean"]
 
     def stimulus_uid(self, stimulus: Any) -> str:
-        stim = as_image_stimuli(stimulus)
-        parts = [image_uid_parts(im) for im in stim.images]
-        return content_uid("image", stim.times, stim.durations, *parts)
+        return image_stimuli_uid("image", as_image_stimuli(stimulus))
 
     def compute(self, stimulus: Any) -> FeatureSet:
         """Features of every image, every layer.
@@ -274,10 +200,9 @@ class ImageExtractor(FeatureExtractor):
         n_prefix, has_cls = prefix_token_count(vision_config)
         poolings: list[str] = []
         chunks: dict[str, list[np.ndarray]] = {}
-        for batch in progress(
-            list(batches(len(stim), self.config.batch_size)), desc="images", total=None
+        for _, images in iter_image_batches(
+            stim, self.config.batch_size, desc="images", verbose=self.config.verbose
         ):
-            images = [load_image(stim.images[i], stim.labels[i]) for i in batch]
             pixel_values = processor(images=images, return_tensors="pt")["pixel_values"]
             with torch.inference_mode():
                 out = model(

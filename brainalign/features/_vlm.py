@@ -14,20 +14,19 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from brainalign._logging import progress
 from brainalign.data._featureset import FeatureSet
-from brainalign.features._base import FeatureExtractor, content_uid
+from brainalign.features._base import FeatureExtractor
 from brainalign.features._config import ExtractorConfig
-from brainalign.features._media import as_image_stimuli, image_uid_parts, load_image
-from brainalign.features._vision import (
-    batches,
+from brainalign.features._hf import (
+    iter_image_batches,
     layer_name,
-    load_pretrained,
-    pool_tokens,
-    prefix_token_count,
+    load_processor_and_model,
     require_transformers,
     stack_layers,
+    to_device,
 )
+from brainalign.features._media import as_image_stimuli, image_stimuli_uid, read_image_stimulus
+from brainalign.features._vision import pool_tokens, prefix_token_count
 
 __all__ = ["CLIPExtractor", "CLIPExtractorConfig", "VLMExtractor", "VLMExtractorConfig"]
 
@@ -87,29 +86,24 @@ class CLIPExtractor(FeatureExtractor):
 
     config_class: ClassVar[type[ExtractorConfig]] = CLIPExtractorConfig
 
-    def __init__(self, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self._loaded: tuple[Any, Any] | None = None
-
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            _, transformers = require_transformers()
-            processor = load_pretrained(transformers.AutoProcessor, self.config, "processor")
-            model = load_pretrained(transformers.AutoModel, self.config, "model")
+            processor, model = load_processor_and_model(self.config, "AutoProcessor")
             for method in ("get_image_features", "get_text_features"):
                 if not hasattr(model, method):
                     raise TypeError(
                         f"`model` {self.config.model!r} loads as {type(model).__name__}, which "
                         f"has no {method}(); CLIPExtractor needs a CLIP-style dual encoder"
                     )
-            model.eval().to(self.config.device)
             self._loaded = (processor, model)
         return self._loaded
 
+    def load_stimulus(self, path: Any) -> Any:
+        """An events TSV (``stim_file``, optional ``text`` captions) or one image file."""
+        return read_image_stimulus(path)
+
     def stimulus_uid(self, stimulus: Any) -> str:
-        stim = as_image_stimuli(stimulus, text="optional")
-        parts = [image_uid_parts(im) for im in stim.images]
-        return content_uid("clip", stim.times, stim.durations, stim.texts, *parts)
+        return image_stimuli_uid("clip", as_image_stimuli(stimulus, text="optional"))
 
     def compute(self, stimulus: Any) -> FeatureSet:
         """Embeddings and per-layer features of every image (and caption).
@@ -132,8 +126,9 @@ class CLIPExtractor(FeatureExtractor):
         def add(name: str, arr: np.ndarray) -> None:
             chunks.setdefault(name, []).append(arr)
 
-        for batch in progress(list(batches(len(stim), self.config.batch_size)), desc="clip"):
-            images = [load_image(stim.images[i], stim.labels[i]) for i in batch]
+        for batch, images in iter_image_batches(
+            stim, self.config.batch_size, desc="clip", verbose=self.config.verbose
+        ):
             pixel_values = processor(images=images, return_tensors="pt")["pixel_values"]
             with torch.inference_mode():
                 vis = model.get_image_features(
@@ -233,29 +228,26 @@ class VLMExtractor(FeatureExtractor):
     config_class: ClassVar[type[ExtractorConfig]] = VLMExtractorConfig
     config: VLMExtractorConfig
 
-    def __init__(self, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self._loaded: tuple[Any, Any] | None = None
-
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            _, transformers = require_transformers()
-            processor = load_pretrained(transformers.AutoProcessor, self.config, "processor")
-            model = load_pretrained(transformers.AutoModelForImageTextToText, self.config, "model")
+            processor, model = load_processor_and_model(
+                self.config, "AutoProcessor", "AutoModelForImageTextToText"
+            )
             if getattr(processor, "image_token", None) is None:
                 raise TypeError(
                     f"the processor of {self.config.model!r} ({type(processor).__name__}) has "
                     "no `image_token`; VLMExtractor needs a LLaVA-style processor"
                 )
             processor.tokenizer.padding_side = "right"  # positions must not depend on batching
-            model.eval().to(self.config.device)
             self._loaded = (processor, model)
         return self._loaded
 
+    def load_stimulus(self, path: Any) -> Any:
+        """An events TSV with ``stim_file``, ``onset`` and ``text`` (the instructions)."""
+        return read_image_stimulus(path)
+
     def stimulus_uid(self, stimulus: Any) -> str:
-        stim = as_image_stimuli(stimulus, text="required")
-        parts = [image_uid_parts(im) for im in stim.images]
-        return content_uid("vlm", stim.times, stim.durations, stim.texts, *parts)
+        return image_stimuli_uid("vlm", as_image_stimuli(stimulus, text="required"))
 
     def prompts(self, instructions: list[str]) -> list[str]:
         """The prompts fed to the model for some instructions (the template filled in)."""
@@ -290,14 +282,13 @@ class VLMExtractor(FeatureExtractor):
         poolings = list(self.config.pooling)
         several = len(poolings) > 1
         chunks: dict[str, list[np.ndarray]] = {}
-        for batch in progress(list(batches(len(stim), self.config.batch_size)), desc="vlm"):
-            images = [load_image(stim.images[i], stim.labels[i]) for i in batch]
+        for batch, images in iter_image_batches(
+            stim, self.config.batch_size, desc="vlm", verbose=self.config.verbose
+        ):
             prompts = self.prompts([texts[i] for i in batch])
             inputs = processor(images=images, text=prompts, padding=True, return_tensors="pt")
             with torch.inference_mode():
-                out = model(
-                    **{k: v.to(device) for k, v in inputs.items()}, output_hidden_states=True
-                )
+                out = model(**to_device(inputs, device), output_hidden_states=True)
             self.n_forward_calls += 1
             vision_hidden = getattr(getattr(out, "image_outputs", None), "hidden_states", None)
             if vision_hidden is None:

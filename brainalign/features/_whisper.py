@@ -19,7 +19,7 @@ from brainalign.data._events import make_events
 from brainalign.data._featureset import FeatureSet
 from brainalign.features._base import FeatureExtractor, content_uid
 from brainalign.features._config import ExtractorConfig
-from brainalign.features._media import audio_uid_parts, load_audio, resample_audio
+from brainalign.features._media import audio_uid_parts, load_waveform
 
 __all__ = ["WhisperExtractor", "WhisperExtractorConfig", "transcribe_words"]
 
@@ -99,22 +99,18 @@ class WhisperExtractor(FeatureExtractor):
     config_class: ClassVar[type[ExtractorConfig]] = WhisperExtractorConfig
     config: WhisperExtractorConfig
 
-    def __init__(self, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self._model: Any = None
-
     def _load(self) -> Any:
-        if self._model is None:
+        if self._loaded is None:
             fw = _faster_whisper()
             path = resolve_whisper_model(self.config.model)
             device, _, index = self.config.device.partition(":")
-            self._model = fw.WhisperModel(
+            self._loaded = fw.WhisperModel(
                 path,
                 device=device,
                 device_index=int(index or 0),
                 compute_type=self.config.compute_type,
             )
-        return self._model
+        return self._loaded
 
     @property
     def sampling_rate(self) -> int:
@@ -123,16 +119,9 @@ class WhisperExtractor(FeatureExtractor):
 
     def waveform(self, stimulus: Any) -> np.ndarray:
         """Mono float32 waveform at :attr:`sampling_rate`, shape ``(n_samples,)``."""
-        signal = load_audio(stimulus)
-        sr = self.sampling_rate
-        if signal.sfreq != sr:
-            if not self.config.resample:
-                raise ValueError(
-                    f"the audio is sampled at {signal.sfreq:g} Hz but Whisper expects {sr} Hz; "
-                    "set resample=True or resample it yourself"
-                )
-            return resample_audio(signal.waveform, signal.sfreq, sr)
-        return signal.waveform.astype(np.float32)
+        return load_waveform(
+            stimulus, self.sampling_rate, resample=self.config.resample, what="Whisper"
+        )
 
     def stimulus_uid(self, stimulus: Any) -> str:
         return content_uid("whisper", *audio_uid_parts(stimulus))
@@ -157,7 +146,10 @@ class WhisperExtractor(FeatureExtractor):
         window = fe.nb_max_frames  # 3000 mel frames = 30 s
         stride = model.input_stride  # 2
         rows = []
-        for seek in progress(range(0, n_mel, window), desc="whisper windows"):
+        seeks = range(0, n_mel, window)
+        for seek in progress(
+            seeks, desc="whisper windows", total=len(seeks), verbose=self.config.verbose
+        ):
             n_valid = min(window, n_mel - seek)
             segment = pad_or_trim(mel[:, seek : seek + n_valid], window)
             out = np.asarray(model.encode(segment))  # (1, window / stride, d_model)

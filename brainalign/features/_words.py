@@ -95,22 +95,16 @@ def words_from_events(
                 f"{raw!r} at row {idx} (word {i})"
             )
         words.append(word)
+    from brainalign.features._base import check_onsets
+
     onsets = pd.to_numeric(rows["onset"], errors="coerce").to_numpy(dtype=float)
-    if not np.all(np.isfinite(onsets)):
-        i = int(np.flatnonzero(~np.isfinite(onsets))[0])
-        raw = rows["onset"].iloc[i]
-        shown = "nan (missing)" if pd.isna(raw) else repr(raw)
-        raise ValueError(
-            f"every word needs a finite onset in seconds; word {i} ({words[i]!r}, row "
-            f"{rows.index[i]}) has onset {shown}. Drop or time the words without onsets first."
-        )
-    if np.any(np.diff(onsets) < 0):
-        i = int(np.flatnonzero(np.diff(onsets) < 0)[0]) + 1
-        raise ValueError(
-            f"word onsets must be non-decreasing (words in spoken order); got onset "
-            f"{onsets[i]:g} s for word {i} ({words[i]!r}) after {onsets[i - 1]:g} s for word "
-            f"{i - 1} ({words[i - 1]!r}). Sort the table by onset."
-        )
+    raw = rows["onset"].tolist()
+    check_onsets(
+        onsets,
+        "word",
+        lambda i: f"{words[i]!r}, row {rows.index[i]}",
+        lambda i: "nan (missing)" if pd.isna(raw[i]) else repr(raw[i]),
+    )
     if "duration" in rows.columns:
         durations = pd.to_numeric(rows["duration"], errors="coerce").to_numpy(dtype=float)
         durations = np.where(np.isfinite(durations), durations, 0.0)

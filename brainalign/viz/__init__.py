@@ -12,6 +12,7 @@ _PUBLIC: dict[str, str] = {
     "figure_to_data_uri": "_figures",
     "figure_to_png": "_figures",
     "plot_layer_scores": "_scores",
+    "plot_null_distribution": "_scores",
     "plot_response_curves": "_scores",
     "plot_score_histogram": "_scores",
     "plot_surface_map": "_surface",

@@ -9,7 +9,12 @@ import numpy as np
 
 from brainalign.viz._figures import new_figure
 
-__all__ = ["plot_layer_scores", "plot_response_curves", "plot_score_histogram"]
+__all__ = [
+    "plot_layer_scores",
+    "plot_null_distribution",
+    "plot_response_curves",
+    "plot_score_histogram",
+]
 
 
 def plot_score_histogram(
@@ -148,6 +153,51 @@ def plot_response_curves(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize=7, ncol=2)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_null_distribution(
+    observed: float,
+    null: Any,
+    *,
+    label: str = "score",
+    chance: float | None = None,
+    title: str | None = None,
+) -> Any:
+    """One observed score against its null distribution (permutations).
+
+    Parameters
+    ----------
+    observed : float
+        The score of the real model.
+    null : array-like, shape (n_permutations,)
+        Scores under the null.
+    label : str
+        Axis label.
+    chance : float or None
+        A theoretical chance level, drawn as a dashed line.
+    title : str or None
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    n = np.asarray(null, dtype=float).ravel()
+    n = n[np.isfinite(n)]
+    if n.size == 0:
+        raise ValueError("`null` has no finite value")
+    p = (1 + np.sum(n >= observed)) / (1 + n.size)
+    fig, ax = new_figure(figsize=(5.2, 3.2))
+    ax.hist(n, bins=min(40, max(10, n.size // 5)), color="#95a5a6", label=f"null ({n.size})")
+    ax.axvline(observed, color="#c0392b", lw=2, label=f"observed {observed:.3f} (p = {p:.3g})")
+    if chance is not None:
+        ax.axvline(chance, color="k", ls="--", lw=1, label=f"chance {chance:.3f}")
+    ax.set_xlabel(label)
+    ax.set_ylabel("permutations")
+    ax.legend(frameon=False, fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -22,12 +22,13 @@ def plot_surface_map(
     surface: str = "inflated",
     views: tuple[str, ...] = ("lateral", "medial"),
     title: str | None = None,
-    cmap: str = "inferno",
+    cmap: Any = "inferno",
     vmin: float | None = None,
     vmax: float | None = None,
     threshold: float | None = None,
     symmetric: bool = False,
     colorbar_label: str | None = None,
+    categories: list[str] | None = None,
 ) -> Any:
     """Plot one value per vertex of both hemispheres of an fsaverage mesh.
 
@@ -51,6 +52,9 @@ def plot_surface_map(
         Centre the colour scale on zero (for signed maps such as weights).
     colorbar_label : str or None
         Label under the shared colour bar.
+    categories : list of str or None
+        For label maps: ``values`` are indices into ``categories`` (NaN = none); a legend
+        replaces the colour bar and the scale spans ``[0, len(categories) - 1]``.
 
     Returns
     -------
@@ -79,6 +83,8 @@ def plot_surface_map(
         raise ValueError("`values` has no finite value to plot")
     lo = float(np.percentile(finite, 1)) if vmin is None else float(vmin)
     hi = float(np.percentile(finite, 99)) if vmax is None else float(vmax)
+    if categories is not None:
+        lo, hi = 0.0, float(max(len(categories) - 1, 1))
     if symmetric:
         hi = max(abs(lo), abs(hi))
         lo = -hi
@@ -108,12 +114,21 @@ def plot_surface_map(
         )
         ax.set_box_aspect(None, zoom=1.45)
         ax.set_title(f"{hemi} {view}", fontsize=9, y=0.92)
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(vmin=lo, vmax=hi))
     fig.subplots_adjust(left=0, right=1, bottom=0.16, top=0.9, wspace=0)
-    cax = fig.add_axes((0.35, 0.1, 0.3, 0.04))
-    cbar = fig.colorbar(sm, cax=cax, orientation="horizontal")
-    if colorbar_label:
-        cbar.set_label(colorbar_label, fontsize=9)
+    if categories is None:
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(vmin=lo, vmax=hi))
+        cax = fig.add_axes((0.35, 0.1, 0.3, 0.04))
+        cbar = fig.colorbar(sm, cax=cax, orientation="horizontal")
+        if colorbar_label:
+            cbar.set_label(colorbar_label, fontsize=9)
+    else:
+        from matplotlib.patches import Patch
+
+        cm = plt.get_cmap(cmap)
+        handles = [
+            Patch(color=cm((i - lo) / (hi - lo)), label=name) for i, name in enumerate(categories)
+        ]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     if title:
         fig.suptitle(title, fontsize=11)
     return fig

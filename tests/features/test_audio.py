@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _fixtures_media import SR, save_wav2vec2
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
@@ -20,34 +21,13 @@ from brainalign.features import (
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-SR = 16000
 N_LAYERS = 2
 
 
 @pytest.fixture(scope="module")
 def w2v_dir(tmp_path_factory):
-    # hop 5 * 4 = 20 samples (800 Hz), receptive field 10 + 2 * 5 = 20 samples; layer norm in
-    # the front end (no group norm over time), so layer 0 is local and chunking can be checked
-    cfg = transformers.Wav2Vec2Config(
-        hidden_size=16,
-        num_hidden_layers=N_LAYERS,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(8, 8),
-        conv_kernel=(10, 3),
-        conv_stride=(5, 4),
-        num_feat_extract_layers=2,
-        num_conv_pos_embeddings=8,
-        num_conv_pos_embedding_groups=2,
-        feat_extract_norm="layer",
-    )
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("w2v")
-    transformers.Wav2Vec2Model(cfg).eval().save_pretrained(folder)
-    transformers.Wav2Vec2FeatureExtractor(
-        feature_size=1, sampling_rate=SR, padding_value=0.0, do_normalize=False
-    ).save_pretrained(folder)
-    return str(folder)
+    # hop 5 * 4 = 20 samples (800 Hz), receptive field 10 + 2 * 5 = 20 samples
+    return save_wav2vec2(tmp_path_factory.mktemp("w2v"))
 
 
 @pytest.fixture(scope="module")

@@ -60,6 +60,10 @@ def test_select_layers_by_index_and_name():
         select_layers(fs, [4])
     with pytest.raises(KeyError, match="not an extracted layer"):
         select_layers(fs, ["layer_9"])
+    bands = FeatureSet(times=np.zeros(2), layers={"encoder": np.zeros((2, 3))})
+    with pytest.raises(IndexError, match=r"no numbered layers .* by name among \['encoder'\]"):
+        select_layers(bands, [-1])
+    assert select_layers(bands, ["encoder"]).layer_names == ["encoder"]
 
 
 def test_extract_uses_cache_and_other_layers_never_recompute(tmp_path):

@@ -92,7 +92,7 @@ def test_other_layers_device_batch_never_recompute(model_dir, events, tmp_path):
     ]
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "no_complete_flag"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "no_complete_flag", "bad_bytes"])
 def test_unusable_file_is_recomputed(damage, model_dir, events, tmp_path, brainalign_log):
     cfg = {"model": str(model_dir), "cache_dir": str(tmp_path)}
     ref = TextExtractor(cfg).extract(events)
@@ -102,6 +102,12 @@ def test_unusable_file_is_recomputed(damage, model_dir, events, tmp_path, braina
     elif damage == "truncated":
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2])
+    elif damage == "bad_bytes":  # a readable file whose layer_3 values were damaged on disk
+        with h5py.File(path, "r") as h5:
+            offset = h5["layers"]["layer_3"].id.get_chunk_info(0).byte_offset
+        data = bytearray(path.read_bytes())
+        data[offset + 8 : offset + 16] = bytes(8)
+        path.write_bytes(bytes(data))
     else:  # a half-written file: some layers, never marked complete
         path.unlink()
         with h5py.File(path, "w") as h5:
@@ -188,3 +194,29 @@ def test_float16_storage(model_dir, events, tmp_path):
     np.testing.assert_array_equal(reread.extract(events).layers["layer_1"], f16.layers["layer_1"])
     assert reread.n_forward_calls == 0
     assert Path(path).stat().st_size < _final_path(TextExtractor(cfg), events).stat().st_size
+
+
+def test_model_files_are_in_the_key(model_dir, tmp_path, events):
+    """Editing the model folder (weights or tokenizer / processor settings) recomputes."""
+    import shutil
+
+    from brainalign.features import TextConfig
+
+    folder = tmp_path / "model"
+    shutil.copytree(model_dir, folder)
+    cfg = {"model": str(folder), "cache_dir": str(tmp_path / "cache")}
+    TextExtractor(cfg).extract(events)
+    key = TextConfig(**cfg).cache_key()
+    assert TextConfig(**cfg).cache_dict()["model_files"]
+    same = TextExtractor(cfg, layers=[0])
+    same.extract(events)
+    assert same.n_forward_calls == 0
+    # a processor / tokenizer setting changes the key
+    tok_cfg = folder / "tokenizer_config.json"
+    tok_cfg.write_text(tok_cfg.read_text().replace("}", ', "note": "edited"}', 1))
+    assert TextConfig(**cfg).cache_key() != key
+    edited = TextExtractor(cfg)
+    edited.extract(events)
+    assert edited.n_forward_calls > 0
+    # a label that is not a path has no fingerprint
+    assert "model_files" not in TextConfig(model="not/a/path/here").cache_dict()

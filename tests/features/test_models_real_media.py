@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 import pytest
+from _fixtures_media import save_videomae
 
 from brainalign.features import EfficientNetExtractor, VideoExtractor, WhisperExtractor
 
@@ -102,27 +103,12 @@ def test_whisper_word_timing_path_runs(whisper):
 
 
 def test_real_gif_through_the_video_decoding_path(tmp_path):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     av = pytest.importorskip("av")
     import skimage
 
     gif = os.path.join(os.path.dirname(skimage.__file__), "data", "no_time_for_that_tiny.gif")
-    cfg = transformers.VideoMAEConfig(
-        image_size=32,
-        patch_size=8,
-        num_frames=4,
-        tubelet_size=2,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-    )
-    torch.manual_seed(0)
-    transformers.VideoMAEModel(cfg).save_pretrained(tmp_path)
-    transformers.VideoMAEImageProcessor(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-    ).save_pretrained(tmp_path)
+    save_videomae(tmp_path)  # 4-frame clips, 2 layers, 16 dims, random weights
     ext = VideoExtractor(model=str(tmp_path), sfreq=5.0, window=0.5)
     with av.open(gif) as container:
         reference = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]

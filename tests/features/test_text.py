@@ -311,12 +311,15 @@ def test_loaders_and_causal_detection(llama_dir, bert_dir, tmp_path):
 
 
 def test_import_is_light():
+    """Every public name resolves without loading torch, transformers, PyAV, PIL or h5py."""
+    heavy = ("torch", "transformers", "tokenizers", "av", "PIL", "h5py", "faster_whisper")
     code = (
-        "import sys, brainalign.features as f; f.TextConfig; f.word_rate; f.make_extractor; "
-        "print(any(m.split('.')[0] in ('torch', 'transformers') for m in sys.modules))"
+        "import sys, brainalign.features as f\n"
+        "for name in f.__all__: getattr(f, name)\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
 
 
 # --------------------------------------------------------------------------- errors
@@ -401,3 +404,38 @@ def test_select_sentence_band_by_name(bert_dir):
     events = make_word_events(["the", "cat", "sat.", "a", "dog", "ran."])
     ext = TextExtractor(model=str(bert_dir), sentence_embedding=True, layers=[-1, "sentence"])
     assert ext.extract(events).layer_names == ["layer_2", "sentence"]
+
+
+def test_backbone_on_another_device_is_refused():
+    tok = wordpiece_tokenizer()
+    model = tiny_model("llama", len(tok)).to("meta")
+    with pytest.raises(ValueError, match=r"`backbone` is on device 'meta' but `device` is 'cpu'"):
+        TextExtractor(model="m", backbone=model, tokenizer=tok)
+
+
+def test_revision_reaches_the_hub_loader(monkeypatch):
+    """A hub id is loaded at the configured revision (nothing is downloaded here)."""
+    import transformers
+
+    seen = {}
+
+    def fake(name, **kwargs):
+        seen.update(name=name, **kwargs)
+        raise OSError("stop")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake)
+    with pytest.raises(OSError, match="stop"):
+        load_text_model("org/model", local_files_only=False, revision="v1.0")
+    assert seen == {"name": "org/model", "local_files_only": False, "revision": "v1.0"}
+
+
+def test_read_word_events_keeps_words_and_names_a_missing_column(tmp_path):
+    from brainalign.features import read_word_events
+
+    path = tmp_path / "events.tsv"
+    path.write_text("onset\tduration\ttype\ttext\n0.5\tn/a\tWord\tNA\n1.0\t0.2\tWord\tnull\n")
+    df = read_word_events(path)
+    assert df["text"].tolist() == ["NA", "null"]
+    assert np.isnan(df["duration"][0]) and df["onset"].tolist() == [0.5, 1.0]
+    with pytest.raises(ValueError, match=r"must have a 'word' column .* got columns \['onset'"):
+        read_word_events(path, text_column="word")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _fixtures_media import CLIP_FRAMES, FPS, VIDEO_SIZE, save_videomae, write_video
 
 from brainalign.exceptions import ConfigError
 from brainalign.features import VideoExtractor, window_frame_indices
@@ -12,25 +13,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 av = pytest.importorskip("av")
 
-FPS, N_VIDEO_FRAMES, SIZE = 10, 30, 32
-N_LAYERS, CLIP_FRAMES = 2, 4
-
-
-def write_video(path, n=N_VIDEO_FRAMES, fps=FPS, size=SIZE, codec="libx264"):
-    """A gray movie whose frame i has every pixel at 8 * i (B-frames on, near lossless)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        if codec == "libx264":
-            stream.options = {"crf": "0"}
-        for i in range(n):
-            frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), 8 * i, np.uint8), "rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return str(path)
+SIZE = VIDEO_SIZE
+N_LAYERS = 2
 
 
 def frame_index(frames):
@@ -45,23 +29,7 @@ def video(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    cfg = transformers.VideoMAEConfig(
-        image_size=32,
-        patch_size=8,
-        num_frames=CLIP_FRAMES,
-        tubelet_size=2,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=N_LAYERS,
-        num_attention_heads=2,
-    )
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("videomae")
-    transformers.VideoMAEModel(cfg).eval().save_pretrained(folder)
-    transformers.VideoMAEImageProcessor(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-    ).save_pretrained(folder)
-    return str(folder)
+    return save_videomae(tmp_path_factory.mktemp("videomae"))
 
 
 def test_window_frame_indices_causal_uniform_and_repeated():

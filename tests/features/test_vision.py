@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _fixtures_media import VISION, save_vit
 
 from brainalign.exceptions import ConfigError
 from brainalign.features import ImageExtractor, ImageExtractorConfig
@@ -13,15 +14,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 Image = pytest.importorskip("PIL.Image")
 
-N_LAYERS = 2
-VIT = dict(
-    hidden_size=16,
-    intermediate_size=32,
-    num_hidden_layers=N_LAYERS,
-    num_attention_heads=2,
-    image_size=32,
-    patch_size=8,
-)
+VIT = VISION
+N_LAYERS = VIT["num_hidden_layers"]
 
 
 def _vit_processor():
@@ -36,9 +30,7 @@ def _save(model, processor, folder):
 
 @pytest.fixture(scope="module")
 def vit_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    model = transformers.ViTModel(transformers.ViTConfig(**VIT), add_pooling_layer=False)
-    return _save(model, _vit_processor(), tmp_path_factory.mktemp("vit"))
+    return save_vit(tmp_path_factory.mktemp("vit"))
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +200,17 @@ def test_bad_arrays_and_stimulus_forms(vit_dir):
         ext.extract(np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="'stim_file' and 'onset'"):
         ext.extract(pd.DataFrame({"onset": [0.0]}))
+
+
+def test_image_onsets_must_be_finite_and_sorted(vit_dir, images):
+    ext = ImageExtractor(model=vit_dir)
+    with pytest.raises(
+        ValueError, match=r"every image needs a finite onset .* image 1 \(images\[1\]\)"
+    ):
+        ext.extract({"images": images[:2], "times": [0.0, np.nan]})
+    with pytest.raises(ValueError, match=r"image onsets must be non-decreasing; got onset 1 s"):
+        ext.extract({"images": images, "times": [0.0, 2.0, 1.0]})
+    assert ext.n_forward_calls == 0  # refused before any forward
 
 
 def test_layer_index_out_of_range(vit_dir, images):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _fixtures_media import VISION, clip_image_processor, save_clip, save_llava, word_tokenizer
 
 from brainalign.exceptions import ConfigError
 from brainalign.features import CLIPExtractor, VLMExtractor
@@ -11,63 +12,6 @@ from brainalign.features import CLIPExtractor, VLMExtractor
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
-
-WORDS = [
-    "<pad>",
-    "<unk>",
-    "<s>",
-    "</s>",
-    "<image>",
-    "a",
-    "photo",
-    "of",
-    "cat",
-    "dog",
-    "red",
-    "what",
-    "is",
-    "in",
-    "the",
-    "image",
-    "describe",
-    "colour",
-]
-VISION = dict(
-    hidden_size=16,
-    intermediate_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    image_size=32,
-    patch_size=8,
-)
-
-
-def _tokenizer(bos_eos: bool):
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-
-    tk = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    extra = {}
-    if bos_eos:
-        tk.post_processor = processors.TemplateProcessing(
-            single="<s> $A </s>", special_tokens=[("<s>", 2), ("</s>", 3)]
-        )
-    else:
-        extra = {"extra_special_tokens": {"image_token": "<image>"}}
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tk,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        **extra,
-    )
-
-
-def _image_processor():
-    return transformers.CLIPImageProcessor(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-    )
 
 
 @pytest.fixture(scope="module")
@@ -78,60 +22,12 @@ def images():
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
-    tc = transformers.CLIPTextConfig(
-        vocab_size=len(WORDS),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        max_position_embeddings=16,
-        bos_token_id=2,
-        eos_token_id=3,
-        pad_token_id=0,
-    )
-    vc = transformers.CLIPVisionConfig(**VISION)
-    cfg = transformers.CLIPConfig(
-        vision_config=vc.to_dict(), text_config=tc.to_dict(), projection_dim=8
-    )
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("clip")
-    transformers.CLIPModel(cfg).eval().save_pretrained(folder)
-    transformers.CLIPProcessor(
-        image_processor=_image_processor(), tokenizer=_tokenizer(bos_eos=True)
-    ).save_pretrained(folder)
-    return str(folder)
+    return save_clip(tmp_path_factory.mktemp("clip"))
 
 
 @pytest.fixture(scope="module")
 def llava_dir(tmp_path_factory):
-    vc = transformers.CLIPVisionConfig(**VISION)
-    tc = transformers.LlamaConfig(
-        vocab_size=len(WORDS),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        pad_token_id=0,
-    )
-    cfg = transformers.LlavaConfig(
-        vision_config=vc,
-        text_config=tc,
-        image_token_index=4,
-        vision_feature_layer=-1,
-        vision_feature_select_strategy="default",
-    )
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("llava")
-    transformers.LlavaForConditionalGeneration(cfg).eval().save_pretrained(folder)
-    transformers.LlavaProcessor(
-        image_processor=_image_processor(),
-        tokenizer=_tokenizer(bos_eos=False),
-        patch_size=8,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-    ).save_pretrained(folder)
-    return str(folder)
+    return save_llava(tmp_path_factory.mktemp("llava"))
 
 
 # ---------------------------------------------------------------------------------------- CLIP
@@ -194,7 +90,7 @@ def test_clip_needs_a_dual_encoder(tmp_path):
     cfg = transformers.ViTConfig(**VISION)
     transformers.ViTModel(cfg).save_pretrained(tmp_path)
     transformers.CLIPProcessor(
-        image_processor=_image_processor(), tokenizer=_tokenizer(bos_eos=True)
+        image_processor=clip_image_processor(), tokenizer=word_tokenizer(bos_eos=True)
     ).save_pretrained(tmp_path)
     with pytest.raises(TypeError, match="has no get_image_features"):
         CLIPExtractor(model=str(tmp_path)).extract([np.zeros((8, 8, 3), np.uint8)])

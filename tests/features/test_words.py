@@ -117,7 +117,9 @@ def test_words_from_events_errors():
         words_from_events(nan)
     back = events.copy()
     back.loc[3, "onset"] = 0.0
-    with pytest.raises(ValueError, match=r"must be non-decreasing .* word 2 \('sat'\) after"):
+    with pytest.raises(
+        ValueError, match=r"must be non-decreasing; .* word 2 \('sat', row 3\) after"
+    ):
         words_from_events(back)
     missing = events.copy()
     missing.loc[2, "text"] = None

