@@ -439,7 +439,8 @@ def run_language_demo(
     est = np.clip(split, 0, None)
     total = est.sum(0)
     est_shares = np.where(total > 0, est / np.where(total > 0, total, 1.0), np.nan)
-    use = has_signal & rejected
+    # vertices with planted signal, detected, and a positive joint held-out R² to split
+    use = has_signal & rejected & np.isfinite(est_shares).all(0)
     share_corr = {
         band: float(np.corrcoef(planted[b, use], est_shares[b, use])[0, 1])
         if use.sum() > 2 and planted[b, use].std() > 0
