@@ -103,7 +103,8 @@ def _print_demo_summary(results_dir: Path, report: Path) -> None:
             f"    held-out r (leave-one-run-out): median {lang['median_r_signal']:.3f} at "
             f"signal vertices, {lang['median_r_no_signal']:.3f} elsewhere; "
             f"{lang['n_significant_fdr']} significant (FDR 5 %), hit rate "
-            f"{det['hit_rate']:.2f}, false-positive rate {det['false_positive_rate']:.3f}",
+            f"{det['hit_rate']:.2f}, false-positive rate {det['false_positive_rate']:.3f}, "
+            f"false-discovery proportion {det.get('false_discovery_proportion', float('nan')):.3f}",
             "    planted vs recovered band shares (r): "
             + ", ".join(f"{b} {v:.2f}" for b, v in rec.items()),
             f"    best SmolLM2 layer: {lang['best_scan_layer']} (planted: {lang['planted_layer']})",

@@ -452,6 +452,10 @@ def run_language_demo(
         "false_positive_rate": float(rejected[~has_signal].mean())
         if (~has_signal).any()
         else float("nan"),
+        # what FDR controls: the share of the discoveries that have no planted signal
+        "false_discovery_proportion": float((rejected & ~has_signal).sum() / rejected.sum())
+        if rejected.any()
+        else 0.0,
     }
 
     # ---------------------------------------------------------------- layer-wise analysis

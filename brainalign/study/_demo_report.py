@@ -55,6 +55,7 @@ def _language_section(rep: Any, arr: dict[str, np.ndarray], s: dict[str, Any]) -
             "vertices significant (FDR 5 %)": s["n_significant_fdr"],
             "hit rate": det["hit_rate"],
             "false-positive rate": det["false_positive_rate"],
+            "false discovery proportion": det.get("false_discovery_proportion", float("nan")),
             "planted vs recovered llm share (r)": s["share_recovery_corr"]["llm"],
             "best SmolLM2 layer (planted: " + str(s["planted_layer"]) + ")": s["best_scan_layer"],
         }

@@ -2,12 +2,11 @@ import re
 
 import h5py
 import pytest
+from _fake_results import write_fake_results
 
 from brainalign.cli import main
 from brainalign.exceptions import DataFormatError
 from brainalign.study import build_demo_report, load_demo_results
-
-from _fake_results import write_fake_results  # noqa: I001
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +40,7 @@ def test_cli_report_rebuilds(results, tmp_path, capsys):
 
 
 def test_missing_and_corrupt_results(tmp_path, capsys):
-    with pytest.raises(FileNotFoundError, match="must hold results.h5 and summary.json"):
+    with pytest.raises(FileNotFoundError, match=r"must hold results\.h5 and summary\.json"):
         load_demo_results(tmp_path)
     assert main(["report", str(tmp_path)]) == 2
     assert "results.h5" in capsys.readouterr().err

@@ -15,8 +15,7 @@ import subprocess
 
 import numpy as np
 import pytest
-
-from _fake_results import write_fake_results  # noqa: I001
+from _fake_results import write_fake_results
 
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
