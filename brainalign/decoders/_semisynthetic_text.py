@@ -363,13 +363,13 @@ def make_story_brain_data(
     n_runs: int = 4,
     words_per_run: int = 150,
     test_words: int | None = None,
-    word_rate: float = 2.0,
+    word_rate: float = 1.0,
     jitter: float = 0.2,
     tr: float = 2.0,
     delays: Sequence[float] = (2.0, 4.0, 6.0, 8.0),
     layer: int | None = None,
     context: int = 5,
-    n_voxels: int = 500,
+    n_voxels: int = 1000,
     n_components: int = 16,
     snr: float = 1.0,
     signal_fraction: float = 0.7,
@@ -405,7 +405,8 @@ def make_story_brain_data(
     test_words : int, optional
         Minimum words of the held-out run (default ``words_per_run``).
     word_rate : float
-        Words per second.
+        Words per second (1.0: a slow reading or narration pace; speech is about 2.5, which
+        puts more words in each TR and makes every word's share of the response smaller).
     jitter : float
         Each inter-word interval is ``(1 + u * jitter) / word_rate`` with u uniform in
         [-1, 1].

@@ -48,7 +48,14 @@ Scoring
     held-out training data (Tang et al. use a full, shrunk covariance over voxels; this is
     its diagonal). It is summed over the frames up to the last one that the words decoded so
     far reach: later frames are predicted by the intercept for every beam, so the sum equals
-    the likelihood of the whole run up to a constant shared by all candidates.
+    the likelihood of the whole run up to a constant shared by all candidates. With
+    ``future_variance=True`` (default) the frames that words still to come also reach are
+    down-weighted: their variance is the noise variance plus the expected variance of
+    those words' contributions (one word's contribution covariance over the training
+    words, words independent), i.e. the future words are marginalised under a Gaussian
+    approximation. Without it, a candidate is judged on frames that mostly the next 10-20
+    words drive (Lanczos window and delays), and a small beam searches almost blindly;
+    once every word is decoded, both scores are the same.
     ``scoring="correlation"``: Pearson r between predicted and observed responses over the
     same TRs and all selected voxels (flattened).
 
@@ -237,6 +244,9 @@ class BeamSearchTextDecoder(BaseEstimator):
         Voxels used for scoring (the best by held-out prediction); ``None``: all.
     scoring : {"likelihood", "correlation"}
         Beam score (see the module notes).
+    future_variance : bool
+        With ``scoring="likelihood"``: add to each frame's noise variance the expected
+        variance of the contributions of the words not decoded yet (module notes).
     beam_width : int
         Beams kept after each word (Tang et al.: 200).
     n_candidates : int
@@ -279,6 +289,9 @@ class BeamSearchTextDecoder(BaseEstimator):
         Held-out prediction correlation of every voxel.
     noise_var_ : ndarray, shape (n_selected,)
         Residual variance of the selected voxels on the held-out run.
+    word_cov_ : ndarray, shape (n_delays, n_delays, n_selected)
+        Covariance over the training words of one word's (delayed) contribution to each
+        selected voxel (``future_variance``).
     layer_ : int
         The resolved hidden-state index.
     n_targets_ : int
@@ -306,6 +319,7 @@ class BeamSearchTextDecoder(BaseEstimator):
         encoder: Any = None,
         n_voxels: int | None = None,
         scoring: str = "likelihood",
+        future_variance: bool = True,
         beam_width: int = 5,
         n_candidates: int = 5,
         top_p: float = 0.9,
@@ -328,6 +342,7 @@ class BeamSearchTextDecoder(BaseEstimator):
         self.encoder = encoder
         self.n_voxels = n_voxels
         self.scoring = scoring
+        self.future_variance = future_variance
         self.beam_width = beam_width
         self.n_candidates = n_candidates
         self.top_p = top_p
@@ -523,6 +538,16 @@ class BeamSearchTextDecoder(BaseEstimator):
                 f"`encoder` must be linear with coef_ of shape (n_features, n_targets) = "
                 f"({X[0].shape[1]}, {n_targets}) after fit; got coef_ of shape {coef.shape}"
             )
+        # covariance over training words of one word's contribution (delays x delays, voxel)
+        n_delays = len(np.atleast_1d(self.delays))
+        Wz = coef[:, self.voxels_].astype(np.float64).reshape(n_delays, allf.shape[1], -1)
+        z = (allf - self.feature_mean_) / self.feature_scale_
+        P_mean = np.einsum("f,dfv->dv", z.mean(0), Wz)
+        cov = np.zeros((n_delays, n_delays, Wz.shape[2]))
+        for a in range(0, z.shape[0], 256):
+            P = np.einsum("wf,dfv->wdv", z[a : a + 256], Wz) - P_mean
+            cov += np.einsum("wdv,wev->dev", P, P)
+        self.word_cov_ = cov / z.shape[0]
         self.layer_ = word_lm.layer
         self.n_targets_ = int(n_targets)
         self.n_features_in_ = int(word_lm.n_dims)
@@ -669,6 +694,26 @@ class BeamSearchTextDecoder(BaseEstimator):
         # Lanczos kernel column of each word, delayed: S[n][t, d] = K[t - lag_d, n]
         ft = frame_times(n_frames, tr)
         K = lanczos_kernel(ft[:, None] - times[None, :], 1.0 / tr, int(self.lanczos_window))
+
+        def delayed_kernel(n: int) -> tuple[np.ndarray, int, int]:
+            """S[t, d] = K[t - lag_d, n] on the frames lo..hi that word n reaches."""
+            S = np.zeros((n_frames, n_delays))
+            for d, lag in enumerate(lags):
+                if lag >= 0:
+                    S[lag:, d] = K[: n_frames - lag, n]
+                else:
+                    S[:lag, d] = K[-lag:, n]
+            rows = np.flatnonzero(np.abs(S).sum(1) > 0)
+            if not rows.size:
+                return S[:0], 0, -1
+            return S[rows[0] : rows[-1] + 1], int(rows[0]), int(rows[-1])
+
+        # expected variance of the contributions of the words not decoded yet, per frame
+        future = np.zeros_like(y)
+        if self.future_variance and self.scoring == "likelihood":
+            for m in range(times.size):
+                Sm, a, b = delayed_kernel(m)
+                future[a : b + 1] += np.einsum("td,te,dev->tv", Sm, Sm, self.word_cov_)
         prompt = self._prompt_ids(lm)
         beam_words: list[list[str]] = [[]]
         beam_tokens: list[list[tuple[int, ...]]] = [[]]  # generated tokens of each word
@@ -680,15 +725,13 @@ class BeamSearchTextDecoder(BaseEstimator):
         for n in progress(
             range(times.size), desc="beam search", total=times.size, verbose=self.verbose
         ):
-            S = np.zeros((n_frames, n_delays))
-            for d, lag in enumerate(lags):
-                if lag >= 0:
-                    S[lag:, d] = K[: n_frames - lag, n]
-                else:
-                    S[:lag, d] = K[-lag:, n]
-            rows = np.flatnonzero(np.abs(S).sum(1) > 0)
-            lo, hi = (int(rows[0]), int(rows[-1])) if rows.size else (hi_prev + 1, hi_prev)
+            S, lo, hi = delayed_kernel(n)
+            if hi < lo:  # the word reaches no frame
+                lo, hi = hi_prev + 1, hi_prev
             hi_prev = max(hi_prev, hi)
+            if future.any():
+                future[lo : hi + 1] -= np.einsum("td,te,dev->tv", S, S, self.word_cov_)
+                np.maximum(future, 0.0, out=future)
             # proposals (LM context) completed into words; features (feature windows)
             props = lm.proposals(
                 lm_state["logits"],
@@ -717,14 +760,15 @@ class BeamSearchTextDecoder(BaseEstimator):
             feats, _, _ = lm.extend(feat_state, parent, canon)
             # encoding score of each candidate
             P = np.einsum("cf,dfv->cdv", feats - self.feature_mean_, W)
-            contrib = np.einsum("td,cdv->ctv", S[lo : hi + 1], P)
+            contrib = np.einsum("td,cdv->ctv", S, P)
             cand_pred = beam_pred[parent, lo : hi + 1] + contrib
             resid_range = y[None, lo : hi + 1] - cand_pred
             if self.scoring == "likelihood":
                 before = -0.5 * np.einsum(
                     "btv,v->b", (y[None, :lo] - beam_pred[:, :lo]) ** 2, inv_var
                 )
-                score = before[parent] - 0.5 * np.einsum("ctv,v->c", resid_range**2, inv_var)
+                inv_range = 1.0 / (self.noise_var_ + future[lo : hi + 1])
+                score = before[parent] - 0.5 * np.einsum("ctv,tv->c", resid_range**2, inv_range)
             else:
                 score = _prefix_corr(y, beam_pred, parent, cand_pred, lo, hi)
             order = np.argsort(-score, kind="stable")[: int(self.beam_width)]
