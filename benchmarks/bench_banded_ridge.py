@@ -212,7 +212,7 @@ def run_regime(space, sizes, args, device):
             "himalaya.GroupRidgeCV[numpy]": himalaya("group", "numpy"),
             "himalaya.MultipleKernelRidgeCV[numpy]": himalaya("mkr", "numpy"),
         }
-    skip = set(args.skip or [])
+    skip = {s.split(":", 1)[-1] for s in args.skip or [] if ":" not in s or s.startswith(space)}
     runs = {k: v for k, v in runs.items() if k not in skip}
     once = {k: v for k, v in once.items() if k not in skip}
 
@@ -311,7 +311,12 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None, help="rounds of the fast models")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--regimes", nargs="+", default=["primal", "dual"])
-    parser.add_argument("--skip", nargs="*", help="model names to leave out")
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        help="model names to leave out, optionally for one regime only (e.g. "
+        "'dual:himalaya.GroupRidgeCV[torch]')",
+    )
     parser.add_argument(
         "--threads",
         type=int,
