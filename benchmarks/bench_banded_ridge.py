@@ -10,7 +10,8 @@ Every model runs the same search: KFold(5), 20 band weightings (Dirichlet concen
 0.1 / 1, seed 0, the first uniform), alphas ``logspace(-2, 6, 9)``, intercept, refit.
 
 - brainalign ``BandedRidgeEncoder`` (``engine="numpy"`` and ``engine="torch"``, and
-  ``search="refine"``, which evaluates at most 40% of the same weightings);
+  ``search="refine"``, which evaluates at most 60% of the same weightings, later ones
+  only on nearby targets and alphas);
 - himalaya ``GroupRidgeCV`` and ``MultipleKernelRidgeCV`` (linear kernels through
   ``ColumnKernelizer``, as in the calibration) on its torch backend (its fastest on CPU) and on
   its numpy backend.

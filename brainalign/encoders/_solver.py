@@ -21,7 +21,9 @@ Arrays are float32 when the data are (products at the float32 BLAS rate), with f
 cancellation needs it (scores, partial-fraction coefficients, refit systems).
 
 ``search="refine"`` evaluates a subset of the same weightings (:func:`refine_order`): a coarse
-covering, then refinement near the weightings that the targets select.
+covering, then refinement near the weightings that the targets select, each refinement step on
+the targets whose selection is near it only; after the first weighting, every target is scored
+on a window of alphas around its current one (:func:`~._solver_kernels.window_errors`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ import numpy as np
 
 from brainalign.encoders._solver_backend import NumpyOps, TorchOps
 from brainalign.encoders._solver_folds import DualFolds, PrimalFolds
-from brainalign.encoders._solver_kernels import choose_method, fold_errors, invalid_alphas
+from brainalign.encoders._solver_kernels import (
+    choose_method,
+    fold_errors,
+    invalid_alphas,
+    window_errors,
+)
 
 __all__ = [
     "BandedRidgeResult",
@@ -120,9 +127,11 @@ _RATIO_CLIP = 5.0
 #: Resolution (decades of the most changed weight ratio) of the coarse covering.
 _COARSE = 1.0
 #: Weightings closer than this to an evaluated one are never evaluated by "refine".
-_FINE = 0.25
+_FINE = 0.1
 #: Share of the candidate weightings that "refine" evaluates at most.
-_REFINE_SHARE = 0.4
+_REFINE_SHARE = 0.6
+#: Alphas on either side of a target's current one that a refinement step scores (direct).
+_ALPHA_HALF_WINDOW = 2
 
 
 def _log_weights(gammas: np.ndarray) -> np.ndarray:
@@ -142,15 +151,22 @@ def refine_budget(n_candidates: int, n_bands: int) -> int:
 
 
 def refine_order(gammas: np.ndarray, current_best: Any, budget: int) -> Any:
-    """Successive refinement over the candidate weightings: yields the indices to evaluate.
+    """Successive refinement over the candidate weightings.
+
+    Yields ``(index, near)``: the weighting to evaluate next, and ``None`` (evaluate it on
+    every target) or the evaluated weightings near it (evaluate it only on the targets that
+    currently select one of them).
 
     1. The first weighting (uniform), then a coarse covering: repeatedly the candidate
        farthest from all evaluated ones, while that distance exceeds ``_COARSE`` decades (of
-       the most changed weight ratio, ratios clipped at ``_RATIO_CLIP`` decades).
+       the most changed weight ratio, ratios clipped at ``_RATIO_CLIP`` decades). These are
+       evaluated on every target.
     2. Refinement: each remaining candidate is attached to its nearest evaluated weighting;
        the next one evaluated maximises (targets currently selecting that neighbour) x
        (distance to it), among candidates farther than ``_FINE`` decades from every evaluated
-       weighting, until ``budget`` weightings were evaluated or none qualifies.
+       weighting, until ``budget`` weightings were evaluated or none qualifies. It is
+       evaluated on the targets whose selected weighting lies within ``_COARSE`` decades of
+       its nearest evaluated one (a target whose selection is far away keeps it).
 
     ``current_best()`` returns the index of the currently selected weighting of each target;
     it is called between evaluations, so the refinement follows the selections.
@@ -158,7 +174,7 @@ def refine_order(gammas: np.ndarray, current_best: Any, budget: int) -> Any:
     u = _log_weights(np.asarray(gammas, dtype=np.float64))
     n = len(u)
     done = [0]
-    yield 0
+    yield 0, None
     while len(done) < budget:
         rest = [c for c in range(n) if c not in done]
         if not rest:
@@ -168,7 +184,7 @@ def refine_order(gammas: np.ndarray, current_best: Any, budget: int) -> Any:
         if dist[k] <= _COARSE:
             break
         done.append(rest[k])
-        yield rest[k]
+        yield rest[k], None
     while len(done) < budget:
         rest = [c for c in range(n) if c not in done]
         if not rest:
@@ -182,8 +198,23 @@ def refine_order(gammas: np.ndarray, current_best: Any, budget: int) -> Any:
         k = int(np.argmax(priority))
         if priority[k] <= 0:
             return
+        d = _ratio_distance(u, rest[k], done)
+        near = [done[j] for j in np.flatnonzero(d <= d.min() + _COARSE)]
         done.append(rest[k])
-        yield rest[k]
+        yield rest[k], near
+
+
+def _refine_steps(state: _SearchState, steps: Any) -> Any:
+    """``(index, targets, window)`` triples from :func:`refine_order`'s ``(index, near)``.
+
+    The first weighting is scored on every alpha; later ones only on a window of alphas
+    around each target's current one (``window=True``).
+    """
+    for k, (ii, near) in enumerate(steps):
+        targets = None
+        if near is not None:
+            targets = np.flatnonzero(np.isin(state.current_selection(), near))
+        yield ii, targets, k > 0
 
 
 def _auto_batch(n_targets: int, bytes_per_target: int) -> int:
@@ -302,14 +333,15 @@ def solve_banded_ridge_random_search(
         cols = slice(t0, min(n_targets, t0 + batch))
         state.start_batch(cols, folds.targets(Y_b[:, cols]))
         if search == "random":
-            order = bar(range(n_cand), title, use_it=progress_bar)
+            order = ((ii, None, False) for ii in bar(range(n_cand), title, use_it=progress_bar))
         else:
             budget = refine_budget(n_cand, gammas.shape[1])
-            order = refine_order(gammas, state.current_selection, budget)
+            steps = refine_order(gammas, state.current_selection, budget)
             if progress_bar:
-                order = ProgressBar(title=f"{budget} refined of {title}", max_value=budget)(order)
-        for ii in order:
-            state.evaluate(ii)
+                steps = ProgressBar(title=f"{budget} refined of {title}", max_value=budget)(steps)
+            order = _refine_steps(state, steps)
+        for ii, targets, window in order:
+            state.evaluate(ii, targets, window)
     best_cand, best_alpha_idx, updated = state.best_cand, state.best_alpha_idx, state.updated
     cv_scores = state.cv_scores
 
@@ -385,37 +417,60 @@ class _SearchState:
     def current_selection(self) -> np.ndarray:
         return self.best_cand[self.cols]
 
-    def evaluate(self, ii: int) -> None:
+    def evaluate(self, ii: int, targets: np.ndarray | None = None, window: bool = False) -> None:
+        """Score weighting ``ii`` and update the selections.
+
+        ``targets`` (indices into the current batch) restricts the evaluation to those
+        targets; ``cv_scores`` stays ``nan`` for the others. ``window`` restricts each target,
+        with the direct method, to the ``2 * _ALPHA_HALF_WINDOW + 1`` alphas around its
+        currently selected alpha (the other alphas score ``-inf``).
+        """
         ops, folds, cols, dtype = self.ops, self.folds, self.cols, self.dtype
         gamma = self.gammas_d[ii]
         first = self.first_of[gamma.tobytes()]
         if first != ii:
-            if np.isnan(self.cv_scores[first, cols.start]):
+            if targets is None and np.isnan(self.cv_scores[first, cols.start]):
                 self.evaluate(first)
             self.cv_scores[ii, cols] = self.cv_scores[first, cols]
             return
         n_folds, n_alphas = len(self.fold_targets), len(self.alphas64)
-        n_batch = cols.stop - cols.start
-        scores = np.empty((n_folds, n_alphas, n_batch), dtype=dtype)
+        sel = np.arange(cols.stop - cols.start) if targets is None else np.asarray(targets)
+        n_sel = len(sel)
+        if n_sel == 0:
+            return
+        width = min(n_alphas, 2 * _ALPHA_HALF_WINDOW + 1)
+        lo = None
+        if window and self.method == "direct" and width < n_alphas:
+            current = self.best_alpha_idx[sel + cols.start]
+            lo = np.clip(current - _ALPHA_HALF_WINDOW, 0, n_alphas - width)
+        sel_b = None if targets is None else ops.index(sel)
+        scores = np.empty((n_folds, n_alphas, n_sel), dtype=dtype)
         eigs = ops.eigh_many([folds.gram(f, gamma, dtype) for f in range(n_folds)])
         for f, ft in enumerate(self.fold_targets):
             s, Phi, T = folds.finish(f, gamma, *eigs[f])
             eigs[f] = None  # free the eigenvectors as soon as they are used
-            err = fold_errors(
-                ops, s, Phi, T, ft.R, ft.Y_test, ft.yy, self.alphas_b, self.method,
-                self.n_alphas_batch,
-            )  # fmt: skip
+            R, Y_test, yy = ft.R, ft.Y_test, ft.yy
+            if sel_b is not None:
+                R, Y_test, yy = R[:, sel_b], Y_test[:, sel_b], yy[sel_b]
+            if lo is None:
+                err = fold_errors(
+                    ops, s, Phi, T, R, Y_test, yy, self.alphas_b, self.method,
+                    self.n_alphas_batch,
+                )  # fmt: skip
+            else:
+                err = window_errors(ops, s, Phi, T, R, Y_test, self.alphas_b, lo, width)
             scores[f] = -ops.to_numpy(err) / folds.n_test[f]
             if self.check_negative:
                 scores[f, invalid_alphas(ops, s, self.alphas64)] = -1e5
         mean = scores.mean(0, dtype=np.float64).astype(dtype)
         mean = (mean + self.slope[:, None]).astype(dtype)
         arg = np.argmax(mean, axis=0)
-        best = mean[arg, np.arange(n_batch)]
-        self.cv_scores[ii, cols] = best
-        mask = best > self.current + self.eps
-        self.current[mask] = best[mask]
-        where = np.flatnonzero(mask) + cols.start
+        best = mean[arg, np.arange(n_sel)]
+        where_all = sel + cols.start
+        self.cv_scores[ii, where_all] = best
+        mask = best > self.current[sel] + self.eps
+        self.current[sel[mask]] = best[mask]
+        where = where_all[mask]
         self.best_cand[where] = ii
         self.best_alpha_idx[where] = arg[mask]
         self.updated[where] = True

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["choose_method", "fold_errors"]
+__all__ = ["choose_method", "fold_errors", "window_errors"]
 
 #: Relative eigenvalue gap under which a pair is expanded in powers of the gap.
 _TAU = 1e-4
@@ -107,6 +107,24 @@ def fold_errors(
     return _direct_errors(ops, s, Phi, T, R, Y_test, alphas64, n_alphas_batch)
 
 
+def _direct_operator(ops: Any, s: Any, Phi: Any, T: Any, alphas64: Any) -> Any:
+    """``A_a = T F_a Phi^T`` for every alpha, stacked: shape (n_alphas * n_test, m)."""
+    F = ops.cast(_inverse_shifts(ops, ops.cast(s, ops.float64), alphas64), T.dtype)
+    return (T[None, :, :] * F[:, None, :]).reshape(F.shape[0] * T.shape[0], -1) @ Phi.T
+
+
+def _squared_errors(ops: Any, A: Any, R: Any, Y_test: Any, out: Any) -> None:
+    """``out[a, t] = ||Y_test[:, t] - (A_a R)[:, t]||^2`` in target blocks (float64 out)."""
+    n_test, n_targets = Y_test.shape
+    nb = A.shape[0] // n_test
+    for t0 in range(0, n_targets, _DIRECT_BLOCK):
+        t1 = min(n_targets, t0 + _DIRECT_BLOCK)
+        P = (A @ R[:, t0:t1]).reshape(nb, n_test, t1 - t0)
+        P -= Y_test[None, :, t0:t1]
+        P *= P
+        out[:, t0:t1] = ops.cast(P.sum(1), ops.float64)
+
+
 def _direct_errors(
     ops: Any,
     s: Any,
@@ -118,23 +136,72 @@ def _direct_errors(
     n_alphas_batch: int | None,
 ) -> Any:
     n_alphas = alphas64.shape[0]
-    n_test, n_targets = Y_test.shape
-    dtype = T.dtype
-    F = ops.cast(_inverse_shifts(ops, ops.cast(s, ops.float64), alphas64), dtype)
+    n_targets = Y_test.shape[1]
     err = ops.empty((n_alphas, n_targets), ops.float64)
     step = n_alphas if n_alphas_batch is None else max(1, int(n_alphas_batch))
-    PhiT = Phi.T
     for a0 in range(0, n_alphas, step):
-        Fb = F[a0 : a0 + step]
-        nb = Fb.shape[0]
-        # A_a = T F_a Phi^T, stacked over the alphas of the block: (nb * n_test, m)
-        A = (T[None, :, :] * Fb[:, None, :]).reshape(nb * n_test, -1) @ PhiT
-        for t0 in range(0, n_targets, _DIRECT_BLOCK):
-            t1 = min(n_targets, t0 + _DIRECT_BLOCK)
-            P = (A @ R[:, t0:t1]).reshape(nb, n_test, t1 - t0)
-            P -= Y_test[None, :, t0:t1]
-            P *= P
-            err[a0 : a0 + nb, t0:t1] = ops.cast(P.sum(1), ops.float64)
+        A = _direct_operator(ops, s, Phi, T, alphas64[a0 : a0 + step])
+        _squared_errors(ops, A, R, Y_test, err[a0 : a0 + step])
+    return err
+
+
+def window_errors(
+    ops: Any,
+    s: Any,
+    Phi: Any,
+    T: Any,
+    R: Any,
+    Y_test: Any,
+    alphas64: Any,
+    lo: np.ndarray,
+    width: int,
+) -> Any:
+    """Direct-method errors restricted to a window of alphas per target.
+
+    Target ``t`` is scored on ``alphas64[lo[t] : lo[t] + width]`` only; the other entries are
+    ``inf``. The stacked operator is formed once for the alphas that some window needs, and
+    every group of targets sharing a window costs ``width * n_test * m`` per target instead
+    of ``n_alphas * n_test * m``.
+
+    Returns
+    -------
+    err : array, shape (n_alphas, n_targets), float64
+    """
+    n_alphas = alphas64.shape[0]
+    n_test, n_targets = Y_test.shape
+    m, r = Phi.shape
+    lo = np.asarray(lo, dtype=np.intp)
+    starts = np.unique(lo)
+    needed = np.unique(np.concatenate([np.arange(a, a + width) for a in starts]))
+    err = ops.empty((n_alphas, n_targets), ops.float64)
+    err[:] = float("inf")
+    # operator route: A for the needed alphas (len(needed) * n_test * r * m), then width *
+    # n_test * m per target; coefficient route: Z = Phi^T R (r * m per target), then width *
+    # n_test * r per target. Few targets (a refinement step) favour the second.
+    if n_targets * r * m < len(needed) * n_test * r * m:
+        F = ops.cast(_inverse_shifts(ops, ops.cast(s, ops.float64), alphas64), T.dtype)
+        Z = Phi.T @ R
+        for a0 in starts:
+            cols = ops.index(np.flatnonzero(lo == a0))
+            Zc, Yc = Z[:, cols], Y_test[:, cols]
+            for a in range(a0, a0 + width):
+                P = T @ (F[a][:, None] * Zc)
+                P -= Yc
+                P *= P
+                err[a, cols] = ops.cast(P.sum(0), ops.float64)
+        return err
+    row_of = {int(a): k for k, a in enumerate(needed)}
+    A = _direct_operator(ops, s, Phi, T, alphas64[ops.index(needed)])
+    A = A.reshape(len(needed), n_test, -1)
+    for a0 in starts:
+        members = np.flatnonzero(lo == a0)
+        rows = ops.index(np.array([row_of[int(a)] for a in range(a0, a0 + width)]))
+        cols = ops.index(members)
+        block = ops.empty((width, len(members)), ops.float64)
+        _squared_errors(
+            ops, A[rows].reshape(width * n_test, -1), R[:, cols], Y_test[:, cols], block
+        )
+        err[a0 : a0 + width, cols] = block
     return err
 
 

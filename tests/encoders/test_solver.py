@@ -177,11 +177,19 @@ def test_refine_evaluates_a_subset_of_the_same_weightings():
     kw = dict(alphas=GRID, n_iter=20, cv=5, random_state=0)
     full = BandedRidgeEncoder(**kw).fit(Xs, Y)
     refined = BandedRidgeEncoder(search="refine", **kw).fit(Xs, Y)
-    evaluated = ~np.isnan(refined.cv_scores_[:, 0])
-    assert evaluated[0] and 4 <= evaluated.sum() <= 8  # uniform first, at most 40% of 20
-    assert np.all(np.isnan(refined.cv_scores_[~evaluated]))
-    # the evaluated weightings score exactly as in the full search
-    np.testing.assert_allclose(refined.cv_scores_[evaluated], full.cv_scores_[evaluated])
+    scored = ~np.isnan(refined.cv_scores_)
+    evaluated = scored.any(1)
+    assert scored[0].all() and 4 <= evaluated.sum() <= 12  # uniform first, at most 60% of 20
+    # refinement steps score only the targets that select a nearby weighting
+    assert (evaluated & ~scored.all(1)).any()
+    # the uniform weighting scores exactly as in the full search; the others, on a window of
+    # alphas around each target's current one, never better than on the whole grid
+    np.testing.assert_allclose(refined.cv_scores_[0], full.cv_scores_[0])
+    np.testing.assert_array_less(
+        refined.cv_scores_[scored],
+        full.cv_scores_[scored] + 1e-12 * np.abs(full.cv_scores_[scored]),
+    )
+    assert np.isclose(refined.cv_scores_[scored], full.cv_scores_[scored], rtol=1e-10).mean() > 0.8
     # every target selects one of the evaluated weightings, the best one
     gammas = dirichlet_candidates(20, 2, [0.1, 1.0], 0)
     match = np.isclose(refined.band_weights_.T[:, None, :], gammas[None], rtol=1e-6).all(2)
@@ -199,15 +207,46 @@ def test_refine_order_covers_then_follows_selections():
 
     gammas = dirichlet_candidates(20, 2, [0.1, 1.0], 0)
     ratio = np.clip(np.log10(gammas[:, 1] / gammas[:, 0]), -5, 5)
-    picked = list(refine_order(gammas, lambda: np.zeros(10, dtype=int), budget=20))
+    steps = list(refine_order(gammas, lambda: np.zeros(10, dtype=int), budget=20))
+    picked = [ii for ii, _ in steps]
     assert picked[0] == 0 and len(set(picked)) == len(picked)
+    coarse = [ii for ii, near in steps if near is None]
+    assert coarse == picked[: len(coarse)] and len(coarse) < len(picked)
     # the coarse covering leaves no candidate farther than one decade from a picked one
-    gaps = np.abs(ratio[:, None] - ratio[None, picked]).min(1)
+    gaps = np.abs(ratio[:, None] - ratio[None, coarse]).min(1)
     assert gaps.max() <= 1.0
-    # refinement near the weighting that all targets select (here: the uniform one, 0)
-    refined = picked[len(picked) - 1]
-    assert np.abs(ratio[refined]) <= 1.0
+    # refinement near the weighting that all targets select (here: the uniform one, 0), on the
+    # targets that select an evaluated weighting within a decade of its nearest one
+    for k, (ii, near) in enumerate(steps[len(coarse) :], start=len(coarse)):
+        assert np.abs(ratio[ii]) <= 1.0
+        dist = np.abs(ratio[ii] - ratio[picked[:k]])
+        assert sorted(near) == sorted(np.array(picked[:k])[dist <= dist.min() + 1.0].tolist())
     assert len(list(refine_order(gammas, lambda: np.zeros(10, dtype=int), budget=3))) == 3
+
+
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+@pytest.mark.parametrize("n_targets", [5, 400])  # coefficient route, operator route
+def test_window_errors_equal_the_full_grid_inside_each_window(engine, n_targets):
+    from brainalign.encoders._solver_backend import make_ops
+    from brainalign.encoders._solver_kernels import _direct_errors, window_errors
+
+    ops = make_ops(engine, "cpu")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 80))
+    K = X @ X.T
+    s, U = np.linalg.eigh(K[:50, :50])
+    T = K[50:, :50] @ U
+    R = rng.standard_normal((50, n_targets))
+    Y_test = rng.standard_normal((10, n_targets))
+    lo = rng.integers(0, 5, n_targets)
+    args = [ops.asarray(a, np.float64) for a in (s, U, T, R, Y_test, GRID)]
+    full = ops.to_numpy(_direct_errors(ops, *args, None))
+    win = ops.to_numpy(window_errors(ops, *args, lo, 5))
+    inside = np.zeros(win.shape, dtype=bool)
+    for t, a0 in enumerate(lo):
+        inside[a0 : a0 + 5, t] = True
+    assert np.all(np.isinf(win[~inside]))
+    np.testing.assert_allclose(win[inside], full[inside], rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
