@@ -432,7 +432,7 @@ def make_story_brain_data(
     StoryBrainData
     """
     from brainalign.alignment import Delayer, lanczos_resample
-    from brainalign.decoders.heads._text_beam import frame_times
+    from brainalign.decoders.heads._text_words import frame_times
 
     n_runs = _check_int(n_runs, "n_runs", 2)
     words_per_run = _check_int(words_per_run, "words_per_run")

@@ -4,7 +4,7 @@
 once and the candidates' tokens on top of their key/value cache, proposes whole next words
 (word-start tokens in the nucleus, completed greedily) and gives per-word features that equal
 :class:`~brainalign.features.TextExtractor`'s naive word-context features. See
-:mod:`brainalign.decoders.heads._text_beam` for the algorithm.
+:mod:`brainalign.decoders.heads._text_search` for the algorithm.
 """
 
 from __future__ import annotations

@@ -31,11 +31,9 @@ from typing import Any
 import numpy as np
 
 from brainalign._logging import logger, progress
-from brainalign.decoders.heads._diffusion import (
-    DiffusionHead,
-    PCAEmbedder,
-    save_conditional_diffusion,
-)
+from brainalign.decoders.heads._diffusion import DiffusionHead
+from brainalign.decoders.heads._diffusion_dir import save_conditional_diffusion
+from brainalign.decoders.heads._diffusion_embed import PCAEmbedder
 
 __all__ = ["DigitDiffusionHead", "digit_diffusion_dir", "train_digit_diffusion"]
 
