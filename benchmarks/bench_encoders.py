@@ -3,7 +3,9 @@
 Planted data as in reference/perf-calibration.md §2: ``Y = X1 W1 * mix + X2 W2 * (1 - mix) +
 noise``, ``W ~ N(0, 1/p)``, ``mix ~ U(0, 1)`` per target, noise std 2.0, float32. Models:
 
-- brainalign ``BandedRidgeEncoder`` (numpy backend; ``--device cuda``: torch_cuda);
+- brainalign ``BandedRidgeEncoder`` with its default engine (brainalign's solver: numpy on the
+  CPU, torch with ``--device cuda``); ``benchmarks/bench_banded_ridge.py`` is the detailed
+  solver benchmark (both regimes, both himalaya estimators and backends, GFLOP/s);
 - himalaya ``GroupRidgeCV`` called directly with identical settings (KFold(5), n_iter=20,
   alphas=logspace(-2, 6, 9), Dirichlet concentrations (0.1, 1), same seed, intercept);
 - scikit-learn ``RidgeCV(alphas=same grid, alpha_per_target=True)`` on the concatenated

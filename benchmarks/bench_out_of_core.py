@@ -3,7 +3,8 @@
 Data: ``X`` (1,000 samples x 200 features) and ``Y`` (1,000 x 100,000 targets), float32, in
 one HDF5 file (~400 MB, ``Y`` chunked by 1,000 columns), with planted weights and per-target
 noise levels. Model: :class:`brainalign.encoders.RidgeEncoder` with 7 alphas and 5-fold CV
-(himalaya primal solver), fitted by :func:`brainalign.encoders.fit_targets_in_chunks` with
+(himalaya primal solver), or with ``--model banded`` :class:`~brainalign.encoders.BandedRidgeEncoder`
+(bands of 150 + 50 features, 20 weightings x 9 alphas, brainalign's solver), fitted by :func:`brainalign.encoders.fit_targets_in_chunks` with
 the serial executor.
 
 Each fit runs in its own process under ``/usr/bin/time -v`` (peak RSS = "Maximum resident set
@@ -23,6 +24,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_out_of_core.py            # 100k targets, a few minutes
     .venv/bin/python benchmarks/bench_out_of_core.py --quick    # 6k targets, seconds
+    .venv/bin/python benchmarks/bench_out_of_core.py --model banded   # banded ridge
 """
 
 from __future__ import annotations
@@ -48,9 +50,24 @@ ALPHAS = np.logspace(-1, 5, 7)
 TIME = shutil.which("time") and Path("/usr/bin/time")
 
 
-def _estimator():
-    from brainalign.encoders import RidgeEncoder
+MODEL = "ridge"
 
+
+def _estimator(n_features: int = 200):
+    from brainalign.encoders import BandedRidgeEncoder, RidgeEncoder
+
+    if MODEL == "banded":
+        # two bands (3/4 and 1/4 of the features); himalaya's search on brainalign's solver
+        p1 = 3 * n_features // 4
+        return BandedRidgeEncoder(
+            bands={"band1": p1, "band2": n_features - p1},
+            alphas=np.logspace(-2, 6, 9),
+            n_iter=20,
+            cv=5,
+            random_state=0,
+            warn_alpha_edge=False,
+            verbose=False,
+        )
     return RidgeEncoder(alphas=ALPHAS, cv=5, warn_alpha_edge=False)
 
 
@@ -91,13 +108,13 @@ def child(args) -> None:
     if args.chunk_size == 0:  # in-core reference: every target in memory at once
         with h5py.File(args.data, "r") as f:
             Y = f["Y"][()]
-        model = _estimator().fit(X, Y)
+        model = _estimator(X.shape[1]).fit(X, Y)
         with h5py.File(args.out, "w") as f:
             f["coef_"], f["alphas_"] = model.coef_, model.alphas_
         report = {"computed": 1, "skipped": 0, "n_chunks": 1}
     else:
         res = fit_targets_in_chunks(
-            _estimator(), X, f"{args.data}:/Y", out=args.out, chunk_size=args.chunk_size,
+            _estimator(X.shape[1]), X, f"{args.data}:/Y", out=args.out, chunk_size=args.chunk_size,
             verbose=False,
         )  # fmt: skip
         report = {
@@ -115,7 +132,7 @@ def child(args) -> None:
 def _child_cmd(data: Path, out: Path, chunk_size: int) -> list[str]:
     return [
         sys.executable, str(HERE), "--child", "--data", str(data), "--out", str(out),
-        "--chunk-size", str(chunk_size),
+        "--chunk-size", str(chunk_size), "--model", MODEL,
     ]  # fmt: skip
 
 
@@ -294,8 +311,16 @@ if __name__ == "__main__":
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--chunk-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--model",
+        choices=("ridge", "banded"),
+        default="ridge",
+        help="RidgeEncoder (7 alphas) or BandedRidgeEncoder (bands of 150 + 50 features, "
+        "20 weightings x 9 alphas)",
+    )
     args = parser.parse_args()
     BLAS_THREADS = str(args.blas_threads)
+    MODEL = args.model
     if args.child:
         child(args)
         sys.exit(0)
@@ -304,5 +329,6 @@ if __name__ == "__main__":
     print(text)
     results = HERE.parent / "results"
     results.mkdir(exist_ok=True)
-    name = "bench_out_of_core_quick.json" if args.quick else "bench_out_of_core.json"
+    name = "bench_out_of_core" + ("_banded" if MODEL == "banded" else "")
+    name += "_quick.json" if args.quick else ".json"
     (results / name).write_text(text + "\n")
