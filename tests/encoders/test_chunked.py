@@ -96,7 +96,7 @@ def test_chunked_banded_ridge_with_band_dict(tmp_path, data, y_h5):
     whole = BandedRidgeEncoder(**est.get_params()).fit(bands, Y)
     assert {"deltas_", "band_alphas_", "band_weights_"} <= set(res.names)
     np.testing.assert_array_equal(res.load("alphas_"), whole.alphas_)
-    # himalaya batches the targets; chunks of other widths differ in the last bits only
+    # products over chunks of other widths differ in the last bits only
     np.testing.assert_allclose(res.load("deltas_"), whole.deltas_, rtol=1e-10)
     np.testing.assert_allclose(res.load("coef_"), whole.coef_, rtol=1e-9, atol=1e-12)
     with h5py.File(res.path) as f:
@@ -181,6 +181,26 @@ def test_dask_local_cluster_equals_serial(tmp_path, data, y_h5, dask_executor):
         _ridge(), X, y_h5, key="sub-01/Y", out=tmp_path / "dc.h5", executor=dask_executor, **cv_kw
     )
     np.testing.assert_array_equal(d_cv.load("scores"), s_cv.load("scores"))
+
+
+def test_dask_banded_ridge_equals_serial_and_whole_fit(tmp_path, data, y_h5, dask_executor):
+    X, Y = data
+    bands = {"low": X[:, :3], "high": X[:, 3:]}
+    est = BandedRidgeEncoder(
+        alphas=GRID, n_iter=6, random_state=0, warn_alpha_edge=False, verbose=False
+    )
+    kw = dict(key="sub-01/Y", chunk_size=9)
+    serial = fit_targets_in_chunks(est, bands, y_h5, out=tmp_path / "s.h5", **kw)
+    dist = fit_targets_in_chunks(
+        est, bands, y_h5, out=tmp_path / "d.h5", executor=dask_executor, **kw
+    )
+    assert sorted(dist.computed) == list(range(5))
+    for name in serial.names:
+        np.testing.assert_array_equal(dist.load(name), serial.load(name), err_msg=name)
+    whole = BandedRidgeEncoder(**est.get_params()).fit(bands, Y)
+    assert len(np.unique(whole.band_weights_[0])) > 1  # selections differ between targets
+    np.testing.assert_allclose(dist.load("deltas_"), whole.deltas_, rtol=1e-10)
+    np.testing.assert_allclose(dist.load("coef_"), whole.coef_, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.slow
