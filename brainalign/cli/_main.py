@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from brainalign.cli._datasets import add_datasets_parser
+from brainalign.cli._decode import add_decode_parser
 from brainalign.cli._extract import add_extract_parser
 
 __all__ = ["build_parser", "main"]
@@ -118,6 +120,13 @@ def _print_demo_summary(results_dir: Path, report: Path) -> None:
             f"decoding accuracy {dec['accuracy']:.3f} vs chance {dec['chance']:.3f} "
             f"(p = {dec['p_value']:.3g})",
         ]
+    if "decoding" in s:
+        from brainalign.study import format_decode_summary
+
+        lines.append(
+            "[3] decoding (semi-synthetic brains; scores beside permuted-brain / noise nulls):"
+        )
+        lines += format_decode_summary(s["decoding"], indent="    ")
     lines.append(
         "timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in s.get("timings_s", {}).items())
     )
@@ -160,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo = sub.add_parser(
         "demo",
         help="run the embedded default study (SmolLM2 features on fsaverage5 with real fMRI "
-        "noise; real MT fMRI) and write an HTML report",
+        "noise; real MT fMRI; face and sentence decoding with nulls) and write an HTML report",
     )
     p_demo.add_argument("--out", default="demo_output", help="output folder")
     p_demo.add_argument("--quick", action="store_true", help="a smaller, faster version")
@@ -171,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.set_defaults(func=_cmd_demo)
 
     p_report = sub.add_parser(
-        "report", help="rebuild the HTML report from a results folder of `brainalign demo`"
+        "report",
+        help="rebuild the HTML report from a results folder of `brainalign demo` or "
+        "`brainalign decode`",
     )
     p_report.add_argument("results_dir", help="folder holding results.h5 and summary.json")
     p_report.add_argument("--out", help="report file (default RESULTS_DIR/report.html)")
@@ -179,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_datasets_parser(sub)
     add_extract_parser(sub)
+    add_decode_parser(sub)
     return parser
 
 
@@ -191,11 +203,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    quiet = bool(getattr(args, "quiet", False))
+    previous = os.environ.get("BRAINALIGN_PROGRESS")
+    if quiet:
+        # loaders that follow the environment (transformers' weight-loading bars) go quiet too
+        os.environ["BRAINALIGN_PROGRESS"] = "0"
     try:
         return int(args.func(args))
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
+    except (ConfigError, FileNotFoundError, ImportError, ValueError) as exc:
         print(f"brainalign: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if quiet:
+            if previous is None:
+                os.environ.pop("BRAINALIGN_PROGRESS", None)
+            else:
+                os.environ["BRAINALIGN_PROGRESS"] = previous
 
 
 if __name__ == "__main__":  # pragma: no cover

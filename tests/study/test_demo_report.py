@@ -18,17 +18,28 @@ def test_report_from_saved_results(results):
     path = build_demo_report(results)
     text = path.read_text()
     assert path.name == "report.html"
-    # 4 surface maps + histogram + layers (language), HRF + 2 nulls (MT)
-    assert text.count('<figure class="ba-figure"') == 9
+    # 4 surface maps + histogram + layers (language), HRF + 2 nulls (MT),
+    # faces grid + faces nulls + sentences nulls (decoding)
+    assert text.count('<figure class="ba-figure"') == 12
     srcs = re.findall(r'<img src="([^"]+)"', text)
-    assert len(srcs) == 9 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert len(srcs) == 12 and all(s.startswith("data:image/png;base64,") for s in srcs)
     for needle in ("held-out r", "FIR estimate", "Provenance", "ab" * 32, "sha256", "13.3 min"):
         assert needle in text
+    for needle in ("3.1 Decoding: faces", "3.2 Decoding: sentences", "Decoding models"):
+        assert needle in text
+    assert "The cat sat &lt;on&gt; the mat." in text and "<on>" not in text  # escaped
+
+
+def test_report_without_the_decoding_part(tmp_path):
+    text = build_demo_report(write_fake_results(tmp_path, decoding=False)).read_text()
+    assert text.count('<figure class="ba-figure"') == 9 and "Decoding" not in text
 
 
 def test_results_round_trip(results):
     arrays, summary = load_demo_results(results)
-    assert set(arrays) == {"language", "mt"}
+    assert set(arrays) == {"language", "mt", "decoding"}
+    assert arrays["decoding"]["faces.recon.single"].shape == (6, 64, 64, 3)
+    assert summary["decoding"]["faces"]["n_test_repeats"] == 3
     assert arrays["language"]["planted_shares"].shape == (3, 600)
     assert summary["mt"]["fir_peak_s"] == 6.0
 

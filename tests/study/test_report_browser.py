@@ -82,7 +82,8 @@ def test_report_renders_in_chromium(chromium, tmp_path):
     m = re.search(r'data-check="([^"]*)"', dom.stdout)
     assert m, "the check script did not run: " + dom.stdout[:500]
     verdict = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    assert verdict["n_images"] == n_figures == 9
+    # 9 figures of the encoding parts, 3 of the decoding part
+    assert verdict["n_images"] == n_figures == 12
     assert verdict["n_broken"] == 0 and min(verdict["widths"]) > 100
     assert verdict["errors"] == []
     assert verdict["requests"] == []  # self-contained: nothing fetched
