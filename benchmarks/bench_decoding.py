@@ -3,7 +3,7 @@
 Reproduces the numbers of the decoding report with :func:`brainalign.study.run_decoding`'s
 machinery (:func:`brainalign.study._decode.compute_decoding`):
 
-- **faces**: packaged DCGAN, 1000 training trials, 100 test faces, 1500 voxels with
+- **faces**: packaged DCGAN, 3000 training trials (1000 with ``--quick``), 100 test faces, 1500 voxels with
   single-trial r in 0.1-0.3; two-way identification on EfficientNet-Lite0 features and on
   pixels, PixCorr, SSIM, for single-trial test responses and for responses averaged over 3
   repeats (NSD / MindEye); retrieval top-1 / top-5 of the decoded latent;
@@ -72,9 +72,9 @@ def make_config(args: argparse.Namespace, digits: bool):
 
 
 def digits_available() -> bool:
-    from brainalign.decoders import digit_diffusion_dir
+    from brainalign.study._decode_tasks import cached_digit_model
 
-    return (digit_diffusion_dir() / "model_index.json").is_file()
+    return cached_digit_model() is not None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,6 +119,14 @@ def check_decode_inputs(config: DecodeConfig) -> dict[str, str]:
             found["faces.generator"] = str(face_generator_weights())
         else:
             found["faces.generator"] = str(config.faces.generator)
+    if any(
+        t in tasks and "efficientnet-lite0" in getattr(config, t).identification
+        for t in ("faces", "digits")
+    ):
+        from brainalign.features._efficientnet import _efficientnet_class, bundled_weights
+
+        _efficientnet_class()  # ImportError with the install command when missing
+        found["identification network"] = str(bundled_weights("efficientnet-lite0"))
     if "digits" in tasks:
         _check_path(config.digits.model_dir, "digits.model_dir", "diffusion model folder")
         if (
@@ -135,8 +143,11 @@ def check_decode_inputs(config: DecodeConfig) -> dict[str, str]:
         untrained = config.digits.model_dir is None and cached_digit_model() is None
         if untrained and config.digits.train:
             found["digits.model_dir"] = f"{digit_diffusion_dir()} (to be trained, about 16 min)"
+            _check_digit_split(config.digits.n_test, None)
         else:  # the configured or cached folder; raises when neither exists
-            found["digits.model_dir"] = str(resolve_digit_model(config))
+            model_dir = resolve_digit_model(config)
+            found["digits.model_dir"] = str(model_dir)
+            _check_digit_split(config.digits.n_test, Path(model_dir))
     text_models = []
     if "sentences" in tasks:
         text_models.append(("sentences.embedder", config.sentences.embedder, "minilm"))
@@ -153,6 +164,40 @@ def check_decode_inputs(config: DecodeConfig) -> dict[str, str]:
         else:
             found[name] = str(value)
     return found
+
+
+def _check_digit_split(n_test: int, model_dir: Path | None) -> None:
+    """Refuse test digits that the diffusion model (or its embedder) was trained on.
+
+    The task's test digits are ``digit_split(n_test, 0)``: the first ``n_test`` of a fixed
+    permutation. They are held out from a model trained with ``split_seed=0`` and at least as
+    many test digits, as :func:`~brainalign.decoders.train_digit_diffusion` records.
+    """
+    import json
+
+    from brainalign.decoders.heads._tiny_diffusion import _COMPLETE, _train_defaults
+
+    params = dict(_train_defaults())
+    if model_dir is not None:
+        record = model_dir / _COMPLETE
+        if not record.is_file():
+            logger.warning(
+                "%s has no %s record: cannot check that the %d test digits were held out "
+                "from its training",
+                model_dir,
+                _COMPLETE,
+                n_test,
+            )
+            return
+        params.update(json.loads(record.read_text()).get("params", {}))
+    held_out, split_seed = int(params["n_test"]), int(params["split_seed"])
+    if split_seed != 0 or n_test > held_out:
+        raise ValueError(
+            f"`digits.n_test` must be at most the {held_out} digits held out from the diffusion "
+            f"model's training (split_seed 0); got n_test={n_test} with a model trained on "
+            f"split_seed={split_seed}, so some test digits would be training digits. Lower "
+            "`digits.n_test` or train a model with train_digit_diffusion(n_test=...)."
+        )
 
 
 def run_decoding(
@@ -191,6 +236,8 @@ def run_decoding(
     cfg = load_decode_config(config)
     inputs = check_decode_inputs(cfg)  # fail early, before anything is written
     arrays, summary = compute_decoding(cfg, verbose=verbose)
+    if any("to be trained" in v for v in inputs.values()):
+        inputs = check_decode_inputs(cfg)  # the folder the training wrote
     summary["inputs"] = inputs
     out = Path(out_dir) if out_dir is not None else Path(cfg.output)
     top = {

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from brainalign.exceptions import ConfigError
 
@@ -72,7 +72,7 @@ class _ImageTask(_Strict):
     )
     network_layer: str = "layer_8"
     #: Side to which PixCorr / SSIM resize the images (the NSD protocol: 425); None: native.
-    metric_size: int | None = Field(None, ge=8)
+    metric_size: int | None = Field(None, ge=11)
     #: Test images shown in the report.
     n_show: int = Field(8, ge=1, le=32)
     #: Null runs of this task (None: the study's ``n_permutations``).
@@ -100,7 +100,7 @@ class DigitsTaskConfig(_ImageTask):
     n_test: int = Field(300, ge=5)
     single_trial: bool = False
     #: PixCorr / SSIM on 64 x 64 upsampled digits (SSIM's window needs at least 11 pixels).
-    metric_size: int | None = Field(64, ge=8)
+    metric_size: int = Field(64, ge=11)
     identification: list[Literal["pixels", "efficientnet-lite0"]] = Field(
         default_factory=lambda: ["pixels"]
     )
@@ -164,6 +164,15 @@ class RetrievalConfig(_Strict):
             raise ValueError("must be a non-empty list of distinct ints >= 1")
         return sorted(v)
 
+    @model_validator(mode="after")
+    def _k_within_draw(self) -> RetrievalConfig:
+        if max(self.k) > self.draw_size:
+            raise ValueError(
+                f"`retrieval.k` must not exceed `retrieval.draw_size` ({self.draw_size}); "
+                f"got k = {self.k}"
+            )
+        return self
+
 
 class DecodeConfig(_Strict):
     """A decoding study: tasks, their data and heads, nulls, output folder."""
@@ -181,8 +190,9 @@ class DecodeConfig(_Strict):
     n_permutations: int = Field(20, ge=1)
     #: Refit the decoder on null training data too (default: only the test input changes).
     null_refit: bool = False
-    seed: int = 0
-    device: str = "cpu"
+    seed: int = Field(0, ge=0)
+    #: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
     #: Output folder; relative to the working directory.
     output: Path = Path("decode_results")
 

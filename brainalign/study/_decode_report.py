@@ -206,7 +206,7 @@ _INTRO = {
     ),
     "story": (
         "A held-out run of {n_test_words} words; BOLD of {n_voxels} voxels simulated from "
-        "SmolLM2 word features (TR {tr} s). The LM proposes words, a ridge encoding model "
+        "the word features of {lm} (TR {tr} s). The LM proposes words, a ridge encoding model "
         "scores them (beam width {beam_width}); text metrics in {window_s} s windows."
     ),
 }

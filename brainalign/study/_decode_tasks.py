@@ -9,10 +9,12 @@ noise with their per-voxel mean and std), ``n_permutations`` times per null kind
 :class:`brainalign.decoders.DecodingScore` (score, null distribution, chance, p-value).
 
 Chance levels: 0.5 for two-way identification; ``k / n_candidates`` for top-k retrieval; 0
-for the correlation of decoded and true latents; for PixCorr and SSIM the mean score of a
-random test image taken as the reconstruction (5 random pairings); for the text metrics the
-expected score of a random test sentence (all pairs), or, for the story, of the decoded
-windows paired with other windows (5 random pairings).
+for the correlation of decoded and true latents; for PixCorr and SSIM the mean score of
+another test image taken as the reconstruction (5 random derangements); for the sentence
+metrics the mean corpus score of a random test sentence per item (the retrieval decoder's
+chance, 200 draws); for the story, of the decoded windows paired with other windows (5 random
+derangements). Random streams (stimuli, brain, nulls, chance) have independent seeds derived
+from the study seed (:func:`stream_seed`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,26 @@ METRIC_LABELS: dict[str, str] = {
     "embedding_similarity": "sentence-embedding similarity",
 }
 _N_CHANCE_PAIRINGS = 5
+
+
+def stream_seed(seed: int, name: str) -> int:
+    """An independent seed for one random stream of a study (latents, brain, chance ...).
+
+    Seeding every stream with the study seed itself would correlate them (e.g. voxel weights
+    drawn from the same numbers as the stimulus latents).
+    """
+    import zlib
+
+    ss = np.random.SeedSequence([int(seed), zlib.crc32(name.encode())])
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def derangement(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A random pairing ``i -> pair[i]`` with ``pair[i] != i`` for every ``i`` (``n >= 2``)."""
+    perm = rng.permutation(n)
+    pair = np.empty(n, dtype=np.intp)
+    pair[perm] = np.roll(perm, 1)
+    return pair
 
 
 def metric_label(metric: str) -> str:
@@ -266,7 +288,9 @@ def _image_task(task: str, study: Any, verbose: bool | None) -> TaskResult:
             f"got {cfg.metric_size!r} with {stim.shape[1]} x {stim.shape[2]} images. Set it to "
             "64, or 425 (the NSD protocol)."
         )
-    X_train, X_tests, conditions = _simulate(base.features_train, base.features_test, cfg, seed)
+    X_train, X_tests, conditions = _simulate(
+        base.features_train, base.features_test, cfg, stream_seed(seed, f"{task}.brain")
+    )
 
     def fit(X: Any) -> Any:
         from sklearn.base import clone
@@ -301,11 +325,15 @@ def _image_task(task: str, study: Any, verbose: bool | None) -> TaskResult:
         m["pixcorr"] = float(pixcorr(stim, images, size=cfg.metric_size))
         m["ssim"] = float(ssim(stim, images, size=cfg.metric_size))
         m["latent_r"] = _column_r(out["Z"], true_Z["Z"])
-        m.update(_retrieval_metrics(out["Z"], true_Z["Z"], study.retrieval, seed))
+        m.update(
+            _retrieval_metrics(
+                out["Z"], true_Z["Z"], study.retrieval, stream_seed(seed, "retrieval")
+            )
+        )
         return m
 
-    rng = np.random.default_rng(seed + 7)
-    pairings = [rng.permutation(len(stim)) for _ in range(_N_CHANCE_PAIRINGS)]
+    rng = np.random.default_rng(stream_seed(seed, f"{task}.chance"))
+    pairings = [derangement(rng, len(stim)) for _ in range(_N_CHANCE_PAIRINGS)]
     shuffled = {
         "pixcorr": float(np.mean([pixcorr(stim, stim[p], size=cfg.metric_size) for p in pairings])),
         "ssim": float(np.mean([ssim(stim, stim[p], size=cfg.metric_size) for p in pairings])),
@@ -328,7 +356,7 @@ def _image_task(task: str, study: Any, verbose: bool | None) -> TaskResult:
         nulls=list(study.nulls),
         n_null=study.task_permutations(task),
         refit=bool(study.null_refit),
-        seed=seed + 1,
+        seed=stream_seed(seed, f"{task}.nulls"),
         verbose=verbose,
     )
     show = slice(0, min(cfg.n_show, len(stim)))

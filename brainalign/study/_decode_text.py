@@ -16,7 +16,12 @@ from brainalign.study._decode_tasks import (
     _evaluate,
     _retrieval_chance,
     _retrieval_metrics,
+    derangement,
+    stream_seed,
 )
+
+#: Random hypothesis draws behind the sentence-task chance levels.
+_N_CHANCE_DRAWS = 200
 
 __all__ = ["sentences_task", "story_task"]
 
@@ -86,19 +91,22 @@ def sentences_task(study: Any, verbose: bool | None) -> TaskResult:
 
     def metrics(out: dict[str, Any], _cond: str) -> dict[str, float]:
         m = _text_metrics(s_te, out["texts"], embed)
-        m.update(_retrieval_metrics(out["P"], centred_C, study.retrieval, seed))
+        m.update(
+            _retrieval_metrics(out["P"], centred_C, study.retrieval, stream_seed(seed, "retrieval"))
+        )
         return m
 
-    pairs_ref = [r for r in s_te for _ in s_te]
-    pairs_hyp = [h for _ in s_te for h in s_te]
+    # chance: the decoder's output with a uniformly random candidate per item, scored exactly
+    # as the decoder is (corpus-level BLEU-1 / WER / METEOR), averaged over random draws
+    rng = np.random.default_rng(stream_seed(seed, "sentences.chance"))
+    draws = [rng.integers(len(s_te), size=len(s_te)) for _ in range(_N_CHANCE_DRAWS)]
     Cn = C / np.linalg.norm(C, axis=1, keepdims=True)
     chance = {
-        "bleu1": float(np.mean(bleu1(pairs_ref, pairs_hyp, average="none"))),
-        "wer": float(np.mean(wer(pairs_ref, pairs_hyp, average="none"))),
-        "meteor": float(np.mean(meteor(pairs_ref, pairs_hyp, average="none"))),
-        "embedding_similarity": float(np.mean(Cn @ Cn.T)),
-        **_retrieval_chance(len(s_te), study.retrieval),
+        name: float(np.mean([f(s_te, [s_te[j] for j in d]) for d in draws]))
+        for name, f in (("bleu1", bleu1), ("wer", wer), ("meteor", meteor))
     }
+    chance["embedding_similarity"] = float(np.mean(Cn @ Cn.T))
+    chance.update(_retrieval_chance(len(s_te), study.retrieval))
     rows, real, first_null = _evaluate(
         "sentences",
         fit,
@@ -110,7 +118,7 @@ def sentences_task(study: Any, verbose: bool | None) -> TaskResult:
         nulls=list(study.nulls),
         n_null=study.task_permutations("sentences"),
         refit=bool(study.null_refit),
-        seed=seed + 1,
+        seed=stream_seed(seed, "sentences.nulls"),
         verbose=verbose,
     )
     examples = []
@@ -202,14 +210,14 @@ def story_task(study: Any, verbose: bool | None) -> TaskResult:
         nulls=list(study.nulls),
         n_null=study.task_permutations("story"),
         refit=bool(study.null_refit),
-        seed=seed + 1,
+        seed=stream_seed(seed, "story.nulls"),
         verbose=verbose,
     )
     # chance: the decoded windows paired with other windows of the run
-    rng = np.random.default_rng(seed + 7)
+    rng = np.random.default_rng(stream_seed(seed, "story.chance"))
     hyps = real["single"]["texts"]
     shuffles = [
-        _text_metrics(refs, [hyps[j] for j in rng.permutation(len(hyps))], embed)
+        _text_metrics(refs, [hyps[j] for j in derangement(rng, len(hyps))], embed)
         for _ in range(_N_CHANCE_PAIRINGS)
     ]
     for row in rows:

@@ -62,20 +62,47 @@ def _versions() -> dict[str, str]:
 def save_demo_results(
     out_dir: str | Path, arrays: dict[str, dict[str, np.ndarray]], summary: dict[str, Any]
 ) -> None:
-    """Write ``results.h5`` (one group per part) and ``summary.json``, each atomically."""
+    """Write ``results.h5`` (one group per part) and ``summary.json``, each atomically.
+
+    Both files carry the same ``run_id``, so that a crash between the two replacements (a new
+    ``results.h5`` beside an older ``summary.json``) is detected on loading. Non-finite
+    numbers are written as JSON ``null`` (strict JSON, readable by any parser).
+    """
+    import uuid
+
     import h5py
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    run_id = uuid.uuid4().hex
+    summary = {**_strict_json(summary), "run_id": run_id}
     with atomic_path(out / "results.h5") as tmp:
         with h5py.File(tmp, "w") as h5:
             for part, arrs in arrays.items():
                 group = h5.create_group(part)
                 for name, value in arrs.items():
                     group.create_dataset(name, data=np.asarray(value))
+            h5.attrs["run_id"] = run_id
             h5.attrs["complete"] = True
     with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+        text = json.dumps(summary, indent=2, default=str, allow_nan=False)
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _strict_json(obj: Any) -> Any:
+    """``obj`` with numpy scalars as Python numbers and nan / inf as None (recursively)."""
+    if isinstance(obj, dict):
+        return {k: _strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _strict_json(obj.tolist())
+    if isinstance(obj, np.integer | np.bool_):
+        return obj.item()
+    if isinstance(obj, float | np.floating):
+        value = float(obj)
+        return value if np.isfinite(value) else None
+    return obj
 
 
 def load_demo_results(
@@ -99,6 +126,8 @@ def load_demo_results(
             if not h5.attrs.get("complete", False):
                 raise OSError("not marked complete")
             arrays = {part: {k: h5[part][k][()] for k in h5[part]} for part in h5}
+            h5_run = h5.attrs.get("run_id")
+            h5_run = None if h5_run is None else str(h5_run)
     except OSError as err:
         raise DataFormatError(
             f"{str(h5_path)!r} is not a complete results file (corrupt or truncated?): {err}"
@@ -107,6 +136,12 @@ def load_demo_results(
         summary = json.loads(json_path.read_text(encoding="utf-8"))
     except ValueError as err:
         raise DataFormatError(f"{str(json_path)!r} is not valid JSON: {err}") from err
+    if h5_run is not None and summary.get("run_id") not in (None, h5_run):
+        raise DataFormatError(
+            f"{str(h5_path)!r} and {str(json_path)!r} come from different runs (run_id "
+            f"{h5_run} vs {summary.get('run_id')}; was a run interrupted while saving?); "
+            "rerun it"
+        )
     return arrays, summary
 
 

@@ -90,6 +90,13 @@ def result(models, tmp_path_factory):
         ({"n_permutations": 0}, r"`n_permutations`: .*greater than or equal to 1 \(got 0\)"),
         ({"retrieval": {"k": [5, 5]}}, r"`retrieval.k`: must be a non-empty list of distinct"),
         ({"sentences": {"snr": -1}}, r"`sentences.snr`: .*greater than 0"),
+        ({"seed": -1}, r"`seed`: .*greater than or equal to 0"),
+        ({"device": "gpu0"}, r"`device`: .*should match pattern"),
+        ({"faces": {"metric_size": 8}}, r"`faces.metric_size`: .*greater than or equal to 11"),
+        (
+            {"retrieval": {"k": [1, 5], "draw_size": 3}},
+            r"`retrieval.k` must not exceed `retrieval.draw_size` \(3\); got k = \[1, 5\]",
+        ),
     ],
 )
 def test_config_errors_name_the_parameter(raw, message):
@@ -302,7 +309,7 @@ def test_digits_task_with_a_tiny_trained_model(tmp_path):
     text = res.report.read_text()
     assert text.count('<figure class="ba-figure"') == 2
     bad = {**cfg, "digits": {**cfg["digits"], "metric_size": None}}
-    with pytest.raises(ValueError, match=r"`digits.metric_size` must be at least 11"):
+    with pytest.raises(ValueError, match=r"`digits.metric_size`: Input should be a valid integer"):
         run_decoding(bad, out_dir=tmp_path / "bad", verbose=False)
 
 
