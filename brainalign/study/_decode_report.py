@@ -270,7 +270,7 @@ def add_decoding_section(
             rep.add_note(
                 "PixCorr and SSIM are computed at the native image size (the NSD protocol "
                 "resizes to 425 × 425; set metric_size: 425 to reproduce it). Chance for "
-                "PixCorr / SSIM: a random test image taken as the reconstruction."
+                "PixCorr / SSIM: another test image taken as the reconstruction."
             )
 
 
