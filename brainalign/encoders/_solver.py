@@ -132,6 +132,9 @@ _FINE = 0.1
 _REFINE_SHARE = 0.6
 #: Alphas on either side of a target's current one that a refinement step scores (direct).
 _ALPHA_HALF_WINDOW = 2
+#: A refinement step scores the targets selecting an evaluated weighting this close (decades,
+#: beyond the nearest one).
+_NEAR = 1.0
 
 
 def _log_weights(gammas: np.ndarray) -> np.ndarray:
@@ -199,7 +202,7 @@ def refine_order(gammas: np.ndarray, current_best: Any, budget: int) -> Any:
         if priority[k] <= 0:
             return
         d = _ratio_distance(u, rest[k], done)
-        near = [done[j] for j in np.flatnonzero(d <= d.min() + _COARSE)]
+        near = [done[j] for j in np.flatnonzero(d <= d.min() + _NEAR)]
         done.append(rest[k])
         yield rest[k], near
 
