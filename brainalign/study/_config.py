@@ -179,6 +179,30 @@ def _format_errors(err: ValidationError, source: str) -> str:
     return f"Invalid configuration in {source}:\n  - " + "\n  - ".join(lines)
 
 
+def read_config_mapping(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The raw mapping of a YAML config file (or a mapping as is), and where it came from.
+
+    Raises
+    ------
+    ConfigError
+        Missing file, invalid YAML, or a file that does not hold a mapping.
+    """
+    import yaml
+
+    if isinstance(source, dict):
+        return source, "config mapping"
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"`config` must be an existing YAML file; got {str(path)!r} (not found)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"`config` {str(path)!r} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"`config` {str(path)!r} must hold a mapping; got {type(raw).__name__}")
+    return raw, str(path)
+
+
 def load_config(source: str | Path | dict[str, Any]) -> StudyConfig:
     """Read a YAML file (or a mapping) into a validated :class:`StudyConfig`.
 
@@ -187,23 +211,9 @@ def load_config(source: str | Path | dict[str, Any]) -> StudyConfig:
     ConfigError
         Unknown keys (the valid ones are listed), wrong types, missing file.
     """
-    import yaml
-
-    if isinstance(source, dict):
-        raw, where = source, "config mapping"
-    else:
+    raw, where = read_config_mapping(source)
+    if not isinstance(source, dict):
         path = Path(source)
-        if not path.is_file():
-            raise ConfigError(
-                f"`config` must be an existing YAML file; got {str(path)!r} (not found)"
-            )
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"`config` {str(path)!r} is not valid YAML: {exc}") from exc
-        where = str(path)
-        if not isinstance(raw, dict):
-            raise ConfigError(f"`config` {where!r} must hold a mapping; got {type(raw).__name__}")
         # Relative paths in the file are relative to the file.
         data = raw.get("data")
         if isinstance(data, dict) and "path" in data and not Path(data["path"]).is_absolute():

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from brainalign.exceptions import ConfigError
+from brainalign.study._config import read_config_mapping
 
 __all__ = [
     "TASKS",
@@ -269,26 +270,11 @@ def load_decode_config(source: str | Path | dict[str, Any] | DecodeConfig) -> De
         Missing file, invalid YAML, unknown keys (the valid ones are listed), unknown tasks or
         null kinds, out-of-range values.
     """
-    import yaml
-
     if isinstance(source, DecodeConfig):
         return source
-    if isinstance(source, dict):
-        raw, where = source, "config mapping"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(
-                f"`config` must be an existing YAML file; got {str(path)!r} (not found)"
-            )
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"`config` {str(path)!r} is not valid YAML: {exc}") from exc
-        where = str(path)
-        if not isinstance(raw, dict):
-            raise ConfigError(f"`config` {where!r} must hold a mapping; got {type(raw).__name__}")
-        raw = _resolve_paths(raw, path.parent)
+    raw, where = read_config_mapping(source)
+    if not isinstance(source, dict):
+        raw = _resolve_paths(raw, Path(source).parent)
     try:
         return DecodeConfig.model_validate(raw)
     except ValidationError as exc:
