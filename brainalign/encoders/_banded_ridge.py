@@ -158,9 +158,9 @@ warn_alpha_edge
         every target and alpha; a coarse covering of the others (one decade of weight ratio
         apart) on every target; then the remaining draws nearest to the weightings most
         targets select, each only on the targets whose selection lies near it. After the
-        first weighting, each target is scored on the 5 alphas around its current one (direct
-        method). Measured by ``benchmarks/bench_banded_ridge.py``: several times faster than
-        the full search, held-out r a few 1e-4 below it on average. Skipped (weighting,
+        first weighting, each target is scored on the 3 alphas around its current one (direct
+        method). Measured by ``benchmarks/bench_banded_ridge.py``: about 2 to 3 times faster
+        than the full search, held-out r a few 1e-4 below it on average. Skipped (weighting,
         target) pairs have ``nan`` in ``cv_scores_``, the windowed scores can be below the
         full grid's, and the choice depends on all targets fitted together, so fitting
         targets in chunks can differ.

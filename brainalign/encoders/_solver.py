@@ -131,7 +131,7 @@ _FINE = 0.1
 #: Share of the candidate weightings that "refine" evaluates at most.
 _REFINE_SHARE = 0.6
 #: Alphas on either side of a target's current one that a refinement step scores (direct).
-_ALPHA_HALF_WINDOW = 2
+_ALPHA_HALF_WINDOW = 1
 #: A refinement step scores the targets selecting an evaluated weighting this close (decades,
 #: beyond the nearest one).
 _NEAR = 1.0
