@@ -41,17 +41,11 @@ SEED = 0
 
 
 def make_data(n_train, n_test, p1, p2, n_targets, noise=2.0, seed=SEED):
-    rng = np.random.default_rng(seed)
-    n = n_train + n_test
-    X1 = rng.standard_normal((n, p1), dtype=np.float32)
-    X2 = rng.standard_normal((n, p2), dtype=np.float32)
-    W1 = rng.normal(0, 1 / np.sqrt(p1), (p1, n_targets)).astype(np.float32)
-    W2 = rng.normal(0, 1 / np.sqrt(p2), (p2, n_targets)).astype(np.float32)
-    mix = rng.uniform(0, 1, n_targets).astype(np.float32)
-    Y = X1 @ W1 * mix + X2 @ W2 * (1 - mix)
-    Y += noise * rng.standard_normal((n, n_targets), dtype=np.float32)
-    tr, te = slice(0, n_train), slice(n_train, n)
-    return (X1[tr], X2[tr], Y[tr]), (X1[te], X2[te], Y[te])
+    """The planted data of ``bench_banded_ridge.py`` (same generator, same seed)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_banded_ridge import make_data as planted
+
+    return planted(n_train, n_test, p1, p2, n_targets, noise, seed=seed)
 
 
 def _np(x):
