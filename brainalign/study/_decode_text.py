@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from brainalign._logging import logger
 from brainalign.study._decode_tasks import (
     _N_CHANCE_PAIRINGS,
     TaskResult,
@@ -149,6 +150,14 @@ def story_task(study: Any, verbose: bool | None) -> TaskResult:
     cfg = study.story
     seed = int(study.seed)
     t0 = time.perf_counter()
+    n_null = study.task_permutations("story")
+    if n_null < 19:
+        logger.warning(
+            "story: %d null run(s) per null kind (each a full beam search), so no p-value can "
+            "go below 1/%d; set `story.n_permutations` higher for a significance test",
+            n_null,
+            n_null + 1,
+        )
     lm = None if cfg.lm is None else str(cfg.lm)
     data = dec.make_story_brain_data(
         lm,
