@@ -61,6 +61,8 @@ def stream_seed(seed: int, name: str) -> int:
 
 def derangement(rng: np.random.Generator, n: int) -> np.ndarray:
     """A random pairing ``i -> pair[i]`` with ``pair[i] != i`` for every ``i`` (``n >= 2``)."""
+    if n < 2:
+        raise ValueError(f"`n` must be at least 2 to pair every item with another; got {n}")
     perm = rng.permutation(n)
     pair = np.empty(n, dtype=np.intp)
     pair[perm] = np.roll(perm, 1)

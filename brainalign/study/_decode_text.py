@@ -225,12 +225,22 @@ def story_task(study: Any, verbose: bool | None) -> TaskResult:
     # chance: the decoded windows paired with other windows of the run
     rng = np.random.default_rng(stream_seed(seed, "story.chance"))
     hyps = real["single"]["texts"]
-    shuffles = [
-        _text_metrics(refs, [hyps[j] for j in derangement(rng, len(hyps))], embed)
-        for _ in range(_N_CHANCE_PAIRINGS)
-    ]
+    if len(hyps) < 2:  # one scored window: no other window to pair it with
+        logger.warning(
+            "story: only %d scored window(s) of %s s, so text chance levels are undefined "
+            "(reported as null); raise `story.test_words` or lower `story.window_s`",
+            len(hyps),
+            cfg.window_s,
+        )
+        shuffles = []
+    else:
+        shuffles = [
+            _text_metrics(refs, [hyps[j] for j in derangement(rng, len(hyps))], embed)
+            for _ in range(_N_CHANCE_PAIRINGS)
+        ]
     for row in rows:
-        row["chance"] = float(np.mean([s[row["metric"]] for s in shuffles]))
+        values = [s[row["metric"]] for s in shuffles]
+        row["chance"] = float(np.mean(values)) if values else float("nan")
     summary = {
         "n_runs": int(cfg.n_runs),
         "n_test_words": len(data.test_words),

@@ -127,6 +127,11 @@ def test_config_defaults_and_yaml_paths(tmp_path):
 def test_example_config_is_valid():
     cfg = load_decode_config(Path(__file__).resolve().parents[2] / "examples" / "decode.yaml")
     assert cfg.tasks == ["faces", "sentences"] and cfg.faces.n_test_repeats == 3
+    story = load_decode_config(
+        Path(__file__).resolve().parents[2] / "examples" / "decode_story.yaml"
+    )
+    assert story.tasks == ["story"] and story.task_permutations("story") == 2
+    assert (story.story.beam_width, story.story.test_words) == (3, 50)
 
 
 def test_check_inputs_before_any_work(models, tmp_path, monkeypatch):
@@ -341,3 +346,9 @@ def test_story_task_with_a_tiny_lm(models, tmp_path):
     text = res.report.read_text()
     assert "Held-out run: decoded words beside the truth" in text
     assert re.search(r"Decoding: story", text)
+    # one scored window: no other window to pair it with, so chance is undefined (null)
+    one = {**cfg, "story": {**cfg["story"], "window_s": 60.0}}
+    res1 = run_decoding(one, out_dir=tmp_path / "one", verbose=False)
+    assert all(np.isnan(r["chance"]) for r in res1.scores)
+    saved = json.loads((tmp_path / "one" / "summary.json").read_text())
+    assert "NaN" not in json.dumps(saved) and "n/a" in res1.report.read_text()

@@ -33,6 +33,12 @@ def test_derangement_pairs_every_item_with_another(n):
         assert np.all(pair != np.arange(n))  # no item paired with itself
 
 
+@pytest.mark.parametrize("n", [0, 1])
+def test_derangement_needs_two_items(n):
+    with pytest.raises(ValueError, match=rf"`n` must be at least 2 .*; got {n}"):
+        derangement(np.random.default_rng(0), n)
+
+
 def test_summary_is_strict_json_and_files_of_two_runs_are_refused(tmp_path):
     arrays = {"decoding": {"x": np.arange(3)}}
     summary = {"z": float("inf"), "p": np.float64(0.5), "n": np.int64(3), "l": [np.nan, 1.0]}
